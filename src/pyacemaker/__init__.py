@@ -1,0 +1,1 @@
+"""pyacemaker: from a material to a validated ACE potential."""

@@ -1,0 +1,1 @@
+"""ace stage of pyacemaker."""

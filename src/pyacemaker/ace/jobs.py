@@ -1,0 +1,100 @@
+"""Makers for the distilled ACE potential: base fit, delta fit, active set.
+
+Policy lives here, not in the pacemaker wrapper: which data a fit sees, with what
+weight, and which reference energies all fits share (fixed once from the DFT
+training data, so that continued fits keep one energy zero).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from ase import Atoms
+from jobflow import Maker, job
+
+from pyacemaker.ace.pacemaker import build_active_set, fit_ace
+from pyacemaker.ace.schemas import AceFitSettings, AcePotentialDoc
+from pyacemaker.data import energy_of, read_dataset
+from pyacemaker.progress import stage
+
+
+def reference_energies(structures: Sequence[Atoms]) -> dict[str, float]:
+    """Per-element energies (eV/atom) that best explain total energies by composition.
+
+    A least-squares fit of E ≈ Σ_el n_el·e_el: for one element it is the mean energy
+    per atom. Subtracting it leaves the ACE only the small configurational part.
+    """
+    elements = sorted({s for a in structures for s in a.get_chemical_symbols()})
+    counts = np.array([[a.get_chemical_symbols().count(el) for el in elements] for a in structures])
+    energies = np.array([energy_of(a) for a in structures])
+    solution, *_ = np.linalg.lstsq(counts.astype(float), energies, rcond=None)
+    return {el: float(e) for el, e in zip(elements, solution, strict=True)}
+
+
+def weighted(datasets: Sequence[str], weights: Sequence[float]) -> list[Atoms]:
+    """All structures of the datasets, each tagged with its dataset's fit weight."""
+    out = []
+    for path, weight in zip(datasets, weights, strict=True):
+        for atoms in read_dataset(path):
+            atoms.info["weight"] = float(weight)
+            out.append(atoms)
+    return out
+
+
+@dataclass
+class AceFitMaker(Maker):
+    """Fit ACE to weighted datasets; continue from ``initial`` when given (delta fit).
+
+    A fresh fit takes its reference energies from the ``reference`` dataset (the DFT
+    training set); a continued fit inherits them from the potential it starts from.
+    """
+
+    name: str = "ace_fit"
+    settings: AceFitSettings = field(default_factory=AceFitSettings)
+
+    @job
+    def make(
+        self,
+        datasets: list[str],
+        weights: list[float],
+        workdir: str,
+        reference: str | None = None,
+        initial: AcePotentialDoc | None = None,
+    ) -> AcePotentialDoc:
+        """Run pacemaker in ``workdir`` and return the potential's record."""
+        structures = weighted(datasets, weights)
+        if initial is not None:
+            ref = initial.reference_energy
+        elif reference is not None:
+            ref = reference_energies(read_dataset(reference))
+        else:
+            raise ValueError("a fresh ACE fit needs a reference dataset for its energy zero")
+        what = "continued from " + initial.yaml_path.name if initial else "fresh basis"
+        with stage(self.name, f"{len(structures)} structures, {what}"):
+            return fit_ace(
+                structures,
+                Path(workdir),
+                self.settings,
+                reference_energy=ref,
+                initial_potential=initial.yaml_path if initial else None,
+            )
+
+
+@dataclass
+class ActiveSetMaker(Maker):
+    """Build the D-optimal active set (``.asi``) that defines the extrapolation grade γ."""
+
+    name: str = "active_set"
+
+    @job
+    def make(
+        self, potential: AcePotentialDoc, datasets: list[str], workdir: str
+    ) -> AcePotentialDoc:
+        """Return the potential's record with ``asi_path`` set."""
+        structures = [a for path in datasets for a in read_dataset(path)]
+        with stage(self.name, f"over {len(structures)} structures"):
+            asi = build_active_set(potential, structures, Path(workdir))
+        return potential.model_copy(update={"asi_path": asi})

@@ -1,0 +1,478 @@
+"""The only code that talks to pacemaker / pyace (python-ace 0.4.0rc1, tensorpotential 0.6.2.1).
+
+Facts about pacemaker this wrapper relies on (checked against the installed version):
+
+* Training data is a gzipped pandas pickle with ``ase_atoms``, ``energy``, ``forces``.
+  With ``data: reference_energy: {El: e}`` pacemaker computes
+  ``energy_corrected = energy - Σ e(El)`` itself (identical to :func:`to_pacemaker_frame`)
+  and stores the dictionary as JSON under ``metadata: reference_energy`` of the
+  output potential. The potential is fitted to, and evaluates to, ``energy_corrected``.
+* The B-basis ``.yaml`` has no place for an energy offset (an ``E0`` key is silently
+  ignored), but the C-tilde ``.yace`` has an ``E0: [...]`` line (per element) that the
+  evaluator adds to every atom. :func:`fit_ace` writes the reference energies there, so
+  the ``.yace`` gives total energies (checked through PyACECalculator; LAMMPS
+  ``pair_style pace`` reads the same file with the same evaluator library), and
+  :func:`ace_calculator` adds them back when it must use the ``.yaml``.
+* Only energies and forces are fitted; ``REF_stress`` is not used by pacemaker.
+* Weights: if the frame has both ``w_energy`` and ``w_forces`` (per atom) columns and no
+  ``fit: weighting`` is given, pacemaker keeps them ("Both weighting columns ... are
+  found"). It then normalises each column to sum 1 separately, so only relative weights
+  matter and the energy/force balance is set by ``kappa`` alone:
+  ``loss = (1 - kappa) Σ w_e (ΔE/N)² + kappa Σ w_f |ΔF|²``. A ``name`` starting with
+  ``augmented`` has its weights multiplied by 1e-4, so names are set here.
+* ``pacemaker -d file`` replaces the whole ``data`` section (dropping
+  ``reference_energy``); here the data section is written into ``input.yaml`` instead.
+  ``potential: <file.yaml>`` (what ``-p`` sets) continues from that potential's
+  coefficients and basis. ``fit: repulsion: auto`` adds a ZBL core below the shortest
+  training distance after the fit, so training-set predictions are unaffected.
+* Running out of BFGS iterations is not an error (exit status 0, ``OptimizeWarning``).
+* ``pace_activeset`` writes ``<potential>.asi`` next to the ``.yaml``. By default it keeps
+  only atoms whose force error is below Q3 + 1.5 IQR (training atoms outside then show
+  gamma up to ~3) and ignores ``-q`` when ``--all-atoms`` is given; its batched mode (big
+  datasets) refuses to run without ``--all-atoms``. The extrapolation grade needs the
+  B-basis (``.yaml``) evaluator; PyACECalculator then reports per-atom ``gamma``.
+* The RMSEs pacemaker prints (and ``metrics.txt``) are unweighted over all structures,
+  weight-0 ones included; :class:`AcePotentialDoc` holds weighted-subset RMSEs instead.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import yaml
+from ase import Atoms
+from ase.calculators.calculator import Calculator, all_changes
+from pyace import ACEBBasisSet, BBasisConfiguration, PyACECalculator
+
+from pyacemaker.ace.schemas import AceFitSettings, AcePotentialDoc
+from pyacemaker.data import energy_of, forces_of
+
+__all__ = [
+    "AceFitError",
+    "AceFitSettings",
+    "TotalEnergyAceCalculator",
+    "ace_calculator",
+    "build_active_set",
+    "fit_ace",
+    "potential_reference_energy",
+    "to_pacemaker_frame",
+]
+
+logger = logging.getLogger(__name__)
+
+WEIGHT_KEY = "weight"
+FORCE_WEIGHT_KEY = "force_weight"
+
+TRAIN_PICKLE = "train.pkl.gz"
+INPUT_YAML = "input.yaml"
+POTENTIAL_YAML = "potential.yaml"
+POTENTIAL_YACE = "potential.yace"
+POTENTIAL_ASI = "potential.asi"
+FIT_LOG = "pacemaker.out"
+FITTING_DATA = "fitting_data_info.pckl.gzip"
+METRICS = "metrics.txt"
+ACTIVESET_PICKLE = "activeset_data.pkl.gz"
+ACTIVESET_LOG = "pace_activeset.out"
+
+_ITERATION = re.compile(r"(?:Initial state:|Iteration)\s*#(\d+)")
+_TAIL_LINES = 30
+
+
+class AceFitError(RuntimeError):
+    """Pacemaker could not fit (or convert) a potential; the message carries its log tail."""
+
+
+def to_pacemaker_frame(
+    structures: Sequence[Atoms], reference_energy: Mapping[str, float]
+) -> pd.DataFrame:
+    """Labelled structures as the dataframe pacemaker reads, weights included.
+
+    ``w_energy`` is ``info["weight"]`` (default 1) and ``w_forces`` is that weight times
+    ``arrays["force_weight"]`` (default 1) per atom, which reproduces pacemaker's own
+    uniform weighting when nothing is set.
+    """
+    rows = [_frame_row(i, atoms, reference_energy) for i, atoms in enumerate(structures)]
+    columns = ["name", "ase_atoms", "energy", "energy_corrected", "forces", "w_energy", "w_forces"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _symbols(atoms: Atoms) -> list[str]:
+    return [str(symbol) for symbol in atoms.symbols]
+
+
+def _frame_row(index: int, atoms: Atoms, reference_energy: Mapping[str, float]) -> dict[str, Any]:
+    symbols = _symbols(atoms)
+    missing = sorted(set(symbols) - set(reference_energy))
+    if missing:
+        raise ValueError(f"no reference energy for {missing} (structure {index})")
+    weight = float(atoms.info.get(WEIGHT_KEY, 1.0))
+    force_weight = np.asarray(atoms.arrays.get(FORCE_WEIGHT_KEY, np.ones(len(atoms))), dtype=float)
+    if weight < 0 or np.any(force_weight < 0):
+        raise ValueError(f"negative weight in structure {index}")
+    clean = Atoms(atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
+    energy = energy_of(atoms)
+    return {
+        "name": f"{index:06d}:{atoms.info.get('config_type', '')}",
+        "ase_atoms": clean,
+        "energy": energy,
+        "energy_corrected": energy - sum(reference_energy[s] for s in symbols),
+        "forces": forces_of(atoms),
+        "w_energy": weight,
+        "w_forces": weight * force_weight.reshape(len(atoms)),
+    }
+
+
+def fit_ace(
+    train: Sequence[Atoms],
+    workdir: Path,
+    settings: AceFitSettings,
+    *,
+    reference_energy: Mapping[str, float],
+    initial_potential: Path | None = None,
+    log_every: int = 50,
+) -> AcePotentialDoc:
+    """Fit an ACE potential with the ``pacemaker`` CLI and convert it to ``.yace``.
+
+    With ``initial_potential`` (a pacemaker ``.yaml``) the fit starts from its
+    coefficients and keeps its basis; its recorded reference energies must equal
+    ``reference_energy``, otherwise the starting point would be shifted. Every
+    ``log_every`` BFGS iterations the loss and RMSEs are logged at INFO.
+    """
+    workdir = Path(workdir).resolve()
+    parent = None if initial_potential is None else Path(initial_potential).resolve()
+    elements = _fit_elements(train, parent)
+    references = _references(elements, reference_energy, parent)
+    frame = to_pacemaker_frame(train, references)
+    if not frame["w_energy"].sum() > 0 or not frame["w_forces"].map(np.sum).sum() > 0:
+        raise AceFitError("all training structures have zero weight; nothing to fit")
+    _prepare_workdir(workdir)
+    frame.to_pickle(workdir / TRAIN_PICKLE, compression="gzip", protocol=4)
+    config = _input_config(settings, elements, references, parent)
+    (workdir / INPUT_YAML).write_text(yaml.safe_dump(config, sort_keys=False))
+    start = time.perf_counter()
+    _run_pacemaker(workdir, log_every)
+    _write_yace(workdir / POTENTIAL_YAML, workdir / POTENTIAL_YACE, references)
+    initial_loss, final_loss = _read_losses(workdir / METRICS)
+    rmse_e, rmse_f = _training_rmse(frame, workdir / POTENTIAL_YACE)
+    n_train = len(pd.read_pickle(workdir / FITTING_DATA, compression="gzip"))
+    if n_train != len(train):
+        logger.warning("pacemaker fitted %d of %d structures", n_train, len(train))
+    logger.info("ACE fit: %.2f meV/atom, %.4f eV/Å (%d structures)", rmse_e, rmse_f, n_train)
+    return AcePotentialDoc(
+        yaml_path=workdir / POTENTIAL_YAML,
+        yace_path=workdir / POTENTIAL_YACE,
+        workdir=workdir,
+        training_data=workdir / FITTING_DATA,
+        reference_energy=references,
+        elements=elements,
+        settings=settings,
+        n_train=n_train,
+        parent=parent,
+        rmse_energy_mev_per_atom=rmse_e,
+        rmse_forces_ev_per_a=rmse_f,
+        initial_loss=initial_loss,
+        final_loss=final_loss,
+        wall_time_s=time.perf_counter() - start,
+        seed=settings.seed,
+    )
+
+
+def _fit_elements(train: Sequence[Atoms], parent: Path | None) -> list[str]:
+    """Elements of the potential: the training data's, or the parent's when continuing."""
+    if not train:
+        raise AceFitError("no training structures: pacemaker cannot fit an empty dataset")
+    present = sorted({s for atoms in train for s in _symbols(atoms)})
+    if parent is None:
+        return present
+    elements = sorted(ACEBBasisSet(str(parent)).elements_name)
+    if not set(present) <= set(elements):
+        raise ValueError(f"initial potential has {elements}, training data needs {present}")
+    return elements
+
+
+def _references(
+    elements: list[str], reference_energy: Mapping[str, float], parent: Path | None
+) -> dict[str, float]:
+    """Pick the reference energies of the potential's elements; they must match the parent's."""
+    missing = [el for el in elements if el not in reference_energy]
+    if missing:
+        raise ValueError(f"no reference energy for {missing}")
+    references = {el: float(reference_energy[el]) for el in elements}
+    recorded = None if parent is None else potential_reference_energy(parent)
+    if recorded is not None and recorded != references:
+        raise ValueError(f"reference energies {references} differ from the parent's {recorded}")
+    return references
+
+
+def _prepare_workdir(workdir: Path) -> None:
+    """Create ``workdir`` and delete outputs of an earlier run, so none is mistaken for new."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    for name in (POTENTIAL_YAML, POTENTIAL_YACE, POTENTIAL_ASI, METRICS, FITTING_DATA, FIT_LOG):
+        (workdir / name).unlink(missing_ok=True)
+
+
+def _input_config(
+    settings: AceFitSettings,
+    elements: list[str],
+    reference_energy: dict[str, float],
+    parent: Path | None,
+) -> dict[str, Any]:
+    """Pacemaker's ``input.yaml`` as a dictionary (explicit weights, so no ``weighting``)."""
+    fit: dict[str, Any] = {
+        "loss": {"kappa": settings.kappa, "L1_coeffs": settings.l1_coeffs,
+                 "L2_coeffs": settings.l2_coeffs},
+        "optimizer": settings.optimizer,
+        "maxiter": settings.max_iter,
+    }
+    if settings.core_repulsion:
+        fit["repulsion"] = "auto"
+    return {
+        "seed": settings.seed,
+        "potential": str(parent) if parent else _potential_section(settings, elements),
+        "data": {"filename": TRAIN_PICKLE, "reference_energy": reference_energy},
+        "fit": fit,
+        "backend": {"evaluator": "tensorpot", "batch_size": settings.batch_size,
+                    "display_step": settings.max_iter + 1},
+    }
+
+
+def _potential_section(settings: AceFitSettings, elements: list[str]) -> dict[str, Any]:
+    """Basis definition of a fresh potential (one ``ALL`` block for every element set)."""
+    return {
+        "deltaSplineBins": 0.001,
+        "elements": elements,
+        "embeddings": {"ALL": {"npot": settings.embedding,
+                               "fs_parameters": settings.fs_parameters,
+                               "ndensity": len(settings.fs_parameters) // 2}},
+        "bonds": {"ALL": {"radbase": settings.radial_basis,
+                          "radparameters": settings.radial_parameters,
+                          "rcut": settings.cutoff, "dcut": 0.01,
+                          "NameOfCutoffFunction": "cos"}},
+        "functions": {
+            "number_of_functions_per_element": settings.number_of_functions_per_element,
+            "ALL": {"nradmax_by_orders": settings.nradmax_by_orders,
+                    "lmax_by_orders": settings.lmax_by_orders},
+        },
+    }
+
+
+def _tool(name: str) -> str:
+    """Path of a python-ace command: next to this interpreter (venv not activated) or on PATH."""
+    local = Path(sys.executable).parent / name
+    found = str(local) if local.exists() else shutil.which(name)
+    if found is None:
+        raise AceFitError(f"'{name}' not found; is python-ace installed?")
+    return found
+
+
+def _engine_env() -> dict[str, str]:
+    """Environment for pacemaker: CPU only and quiet TensorFlow."""
+    return {**os.environ, "CUDA_VISIBLE_DEVICES": "-1", "TF_CPP_MIN_LOG_LEVEL": "2"}
+
+
+def _run_pacemaker(workdir: Path, log_every: int) -> None:
+    """Run the fit, keep its output in ``pacemaker.out`` and forward progress to the logger."""
+    command = [_tool("pacemaker"), INPUT_YAML, "-o", POTENTIAL_YAML, "--no-predict"]
+    _run(command, workdir, workdir / FIT_LOG, lambda line: _forward_progress(line, log_every))
+    if not (workdir / POTENTIAL_YAML).exists():
+        raise AceFitError(f"pacemaker wrote no potential in {workdir}:\n{_tail(workdir / FIT_LOG)}")
+
+
+def _run(
+    command: list[str], cwd: Path, log_path: Path, on_line: Callable[[str], None] | None = None
+) -> None:
+    """Run a python-ace command, copy its merged output to ``log_path``, fail with its tail."""
+    with (
+        log_path.open("w") as log_file,
+        subprocess.Popen(
+            command, cwd=cwd, env=_engine_env(), stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, text=True,
+        ) as process,
+    ):
+        assert process.stdout is not None
+        for line in process.stdout:
+            log_file.write(line)
+            if on_line is not None:
+                on_line(line)
+    if process.returncode != 0:
+        raise AceFitError(
+            f"{Path(command[0]).name} exited with status {process.returncode} in {cwd}:\n"
+            f"{_tail(log_path)}"
+        )
+
+
+def _forward_progress(line: str, log_every: int) -> None:
+    """Log pacemaker's loss/RMSE line every ``log_every`` iterations (from iteration 0).
+
+    Pacemaker prints such a line per iteration except every ``display_step``, where a
+    multi-line block replaces it; ``display_step`` is therefore set beyond ``maxiter``.
+    """
+    match = _ITERATION.search(line)
+    if match and int(match.group(1)) % log_every == 0:
+        logger.info("pacemaker %s", " ".join(line[match.start():].split()))
+
+
+def _tail(path: Path, lines: int = _TAIL_LINES) -> str:
+    """Last lines of a log, for error messages."""
+    text = path.read_text(errors="replace").splitlines() if path.exists() else []
+    return "\n".join(text[-lines:])
+
+
+def _write_yace(yaml_path: Path, yace_path: Path, reference_energy: Mapping[str, float]) -> None:
+    """Convert to ``.yace`` and put the reference energies into its per-element ``E0``."""
+    command = [_tool("pace_yaml2yace"), str(yaml_path), "-o", str(yace_path)]
+    _run(command, yace_path.parent, yace_path.parent / "pace_yaml2yace.out")
+    text = yace_path.read_text()
+    elements_line = re.search(r"^elements: (\[.*\])$", text, flags=re.MULTILINE)
+    if elements_line is None or len(re.findall(r"^E0: \[.*\]$", text, flags=re.MULTILINE)) != 1:
+        raise AceFitError(f"unexpected .yace layout in {yace_path}: no single elements/E0 line")
+    order = yaml.safe_load(elements_line.group(1))
+    e0 = ", ".join(repr(float(reference_energy[str(el)])) for el in order)
+    yace_path.write_text(re.sub(r"^E0: \[.*\]$", f"E0: [{e0}]", text, flags=re.MULTILINE))
+
+
+def _read_losses(metrics_path: Path) -> tuple[float, float]:
+    """First (before any step) and last loss from pacemaker's ``metrics.txt`` table."""
+    header, *rows = [line.split() for line in metrics_path.read_text().splitlines() if line]
+    column = header.index("loss")
+    return float(rows[0][column]), float(rows[-1][column])
+
+
+def _training_rmse(frame: pd.DataFrame, yace_path: Path) -> tuple[float, float]:
+    """Energy (meV/atom) and force-component (eV/Å) RMSE over weighted structures and atoms.
+
+    Evaluated here with the ``.yace`` (total energies) rather than by pacemaker's own
+    prediction step, which re-traces TensorFlow and plots figures (about 15 s per fit).
+    """
+    calc = PyACECalculator(str(yace_path))
+    e_err, f_err = [], []
+    for row in frame.itertuples():
+        atoms = row.ase_atoms.copy()
+        atoms.calc = calc
+        if row.w_energy > 0:
+            e_err.append((atoms.get_potential_energy() - row.energy) / len(atoms))
+        f_err.append((atoms.get_forces() - row.forces)[row.w_forces > 0].ravel())
+    rmse_e = 1000.0 * float(np.sqrt(np.mean(np.square(e_err))))
+    forces = np.concatenate(f_err)
+    return rmse_e, float(np.sqrt(np.mean(np.square(forces)))) if forces.size else float("nan")
+
+
+def potential_reference_energy(yaml_path: Path) -> dict[str, float] | None:
+    """Return the reference energies pacemaker recorded in a potential (None if absent)."""
+    metadata = BBasisConfiguration(str(yaml_path)).metadata
+    if "reference_energy" not in metadata:
+        return None
+    recorded = json.loads(metadata["reference_energy"])
+    return {str(el): float(e) for el, e in recorded.items()}
+
+
+def build_active_set(
+    potential: AcePotentialDoc | Path,
+    structures: Sequence[Atoms] | None,
+    workdir: Path,
+) -> Path:
+    """Compute the active set (``.asi``, next to the potential's ``.yaml``) and return its path.
+
+    The environments come from ``structures`` or, if None, from the data the fit used.
+    Every atom of every structure with weight > 0 enters (``--all-atoms``), so all training
+    atoms have gamma <= 1 (pacemaker's default would drop atoms with large force errors,
+    which then look extrapolative although they were trained on). Weight-0 structures are
+    left out: they were not learned. Given a doc, its ``asi_path`` is updated.
+    """
+    if isinstance(potential, AcePotentialDoc):
+        doc, yaml_path = potential, potential.yaml_path.resolve()
+    else:
+        doc, yaml_path = None, Path(potential).resolve()
+    workdir = Path(workdir).resolve()
+    workdir.mkdir(parents=True, exist_ok=True)
+    frame = _activeset_frame(doc, yaml_path, structures)
+    dataset = workdir / ACTIVESET_PICKLE
+    frame[frame["w_energy"] > 0].to_pickle(dataset, compression="gzip", protocol=4)
+    command = [_tool("pace_activeset"), "-d", str(dataset), "--all-atoms", yaml_path.name]
+    _run(command, yaml_path.parent, workdir / ACTIVESET_LOG)
+    asi_path = yaml_path.with_suffix(".asi")
+    if not asi_path.exists():
+        raise AceFitError(f"pace_activeset made no {asi_path}:\n{_tail(workdir / ACTIVESET_LOG)}")
+    if doc is not None:
+        doc.asi_path = asi_path
+    return asi_path
+
+
+def _activeset_frame(
+    doc: AcePotentialDoc | None, yaml_path: Path, structures: Sequence[Atoms] | None
+) -> pd.DataFrame:
+    """Structures for ``pace_activeset``: the given ones, or the fit's own dataframe."""
+    if structures is None:
+        if doc is None:
+            raise ValueError("give structures, or a potential doc that knows its training data")
+        return pd.read_pickle(doc.training_data, compression="gzip")
+    reference = doc.reference_energy if doc else potential_reference_energy(yaml_path)
+    if reference is None:
+        raise ValueError(f"{yaml_path} records no reference energies")
+    return to_pacemaker_frame(structures, reference)
+
+
+class TotalEnergyAceCalculator(Calculator):
+    """ACE calculator whose energies are total energies, comparable to ``REF_energy``.
+
+    Wraps a :class:`pyace.PyACECalculator` and adds ``atom_energy[element]`` to every
+    atom's energy (zero for a ``.yace`` that carries them as ``E0``). Forces and stress are
+    unchanged by a constant per atom. With an active set, the per-atom extrapolation grade
+    is available as ``calc.get_property("gamma", atoms)`` (or ``calc.results["gamma"]``).
+    """
+
+    def __init__(self, ace: Any, atom_energy: Mapping[str, float]) -> None:
+        super().__init__()  # type: ignore[no-untyped-call]  # ase's Calculator is unannotated
+        self.ace = ace
+        self.atom_energy = dict(atom_energy)
+        base = ["energy", "free_energy", "energies", "forces", "stress"]
+        self.implemented_properties = [*base, "gamma"] if ace.is_active_set_configured else base
+
+    def calculate(
+        self,
+        atoms: Atoms | None = None,
+        properties: Sequence[str] = ("energy",),
+        system_changes: Sequence[str] = tuple(all_changes),
+    ) -> None:
+        """Evaluate the wrapped potential and shift its energies by the reference energies."""
+        super().calculate(atoms, properties, system_changes)  # type: ignore[no-untyped-call]
+        current = self.atoms
+        if current is None:
+            raise ValueError("no atoms to calculate")
+        self.ace.calculate(current, properties, system_changes)
+        shift = np.array([self.atom_energy[s] for s in _symbols(current)])
+        results = dict(self.ace.results)
+        results["energies"] = np.asarray(results["energies"]) + shift
+        results["energy"] = results["free_energy"] = float(results["energy"]) + float(shift.sum())
+        if "gamma" not in self.implemented_properties:
+            results.pop("gamma", None)
+        self.results = results
+
+
+def ace_calculator(doc: AcePotentialDoc, active_set: bool = False) -> TotalEnergyAceCalculator:
+    """ASE calculator of a fitted potential, giving total energies.
+
+    Without the active set it evaluates the ``.yace`` (faster; reference energies inside
+    as ``E0``). With ``active_set=True`` it evaluates the ``.yaml`` with the ``.asi`` (made
+    by :func:`build_active_set`), adds the reference energies itself and reports ``gamma``.
+    """
+    if not active_set:
+        zero = dict.fromkeys(doc.elements, 0.0)
+        return TotalEnergyAceCalculator(PyACECalculator(str(doc.yace_path)), zero)
+    if doc.asi_path is None:
+        raise ValueError("no active set: call build_active_set(doc, ...) first")
+    ace = PyACECalculator(str(doc.yaml_path))
+    ace.set_active_set(str(doc.asi_path))
+    return TotalEnergyAceCalculator(ace, doc.reference_energy)

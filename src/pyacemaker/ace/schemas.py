@@ -1,0 +1,139 @@
+"""Settings of a pacemaker fit and the record of the potential it produced.
+
+Both are pydantic models so that they serialise to JSON inside jobflow outputs and
+can be compared between pipeline iterations (lineage through ``parent``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+
+class AceFitSettings(BaseModel):
+    """What pacemaker needs to know to fit one ACE potential.
+
+    Basis fields (``cutoff`` ... ``lmax_by_orders``) only shape a fresh fit: a fit that
+    continues from an initial potential keeps that potential's basis.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    cutoff: float = Field(
+        default=5.0,
+        gt=0,
+        description="Outer cutoff (Å). 5 Å covers the second neighbour shell of close-packed "
+        "metals and keeps the neighbour lists small.",
+    )
+    number_of_functions_per_element: int = Field(
+        default=60,
+        gt=0,
+        description="Size of the basis per element. About 60 functions fit a one-element "
+        "metal to a few meV/atom (see STACK.md: 68 functions, 0.2 meV/atom on Cu) while a "
+        "BFGS fit stays at minutes on two CPU cores.",
+    )
+    nradmax_by_orders: list[int] = Field(
+        default_factory=lambda: [15, 6, 4, 3, 2, 2],
+        description="Radial functions per body order; pacemaker's template for one element. "
+        "The cap ``number_of_functions_per_element`` decides the final size.",
+    )
+    lmax_by_orders: list[int] = Field(
+        default_factory=lambda: [0, 3, 3, 2, 2, 1],
+        description="Angular momentum per body order; pacemaker's template for one element.",
+    )
+    embedding: Literal["FinnisSinclairShiftedScaled", "FinnisSinclair"] = Field(
+        default="FinnisSinclairShiftedScaled",
+        description="Embedding function. The shifted-scaled Finnis-Sinclair form is "
+        "pacemaker's recommended default: smooth and zero at zero density.",
+    )
+    fs_parameters: list[float] = Field(
+        default_factory=lambda: [1.0, 1.0, 1.0, 0.5],
+        description="Pairs (weight, exponent) per density: one linear and one square-root "
+        "density, the usual Finnis-Sinclair choice for metals.",
+    )
+    radial_basis: Literal["SBessel", "ChebExpCos", "ChebPow"] = Field(
+        default="SBessel",
+        description="Radial basis. Spherical Bessel functions are orthogonal on [0, rcut] "
+        "and need no scale parameter tuning.",
+    )
+    radial_parameters: list[float] = Field(
+        default_factory=lambda: [5.25],
+        description="Parameters of the radial basis (pacemaker's template value).",
+    )
+    kappa: float = Field(
+        default=0.3,
+        ge=0,
+        le=1,
+        description="Force share of the loss, (1 - kappa) goes to energies per atom. 0.3 is "
+        "pacemaker's template: energies dominate, which keeps equations of state right.",
+    )
+    l1_coeffs: float = Field(default=1e-8, ge=0, description="L1 regularisation (template value).")
+    l2_coeffs: float = Field(default=1e-8, ge=0, description="L2 regularisation (template value).")
+    optimizer: Literal["BFGS", "L-BFGS-B"] = Field(
+        default="BFGS",
+        description="BFGS converges best for the few hundred parameters of small bases.",
+    )
+    max_iter: int = Field(
+        default=500,
+        gt=0,
+        description="BFGS iterations. 300-500 bring a 60-function basis close to "
+        "convergence in a couple of minutes; continued fits need far fewer.",
+    )
+    batch_size: int = Field(
+        default=100,
+        gt=0,
+        description="Structures per TensorFlow batch; only limits memory, not the result. "
+        "100 small cells fit comfortably in memory.",
+    )
+    core_repulsion: bool = Field(
+        default=True,
+        description="Let pacemaker add a ZBL core repulsion below the shortest distance in "
+        "the training data (``repulsion: auto``) so that MD never collapses atoms.",
+    )
+    seed: int = Field(default=42, description="Seed given to pacemaker for reproducible fits.")
+
+    @field_validator("fs_parameters")
+    @classmethod
+    def _pairs(cls, value: list[float]) -> list[float]:
+        """Check that the embedding parameters come in (weight, exponent) pairs, one per density."""
+        if not value or len(value) % 2:
+            raise ValueError("fs_parameters must hold (weight, exponent) pairs")
+        return value
+
+
+class AcePotentialDoc(BaseModel):
+    """A fitted ACE potential: its files, what it was fitted to and how well.
+
+    ``yace_path`` carries the reference energies as its ``E0`` values, so it gives total
+    energies by itself; ``yaml_path`` (the B-basis needed for the active set) does not,
+    which :func:`pyacemaker.ace.pacemaker.ace_calculator` compensates for.
+    """
+
+    yaml_path: Path = Field(description="B-basis potential written by pacemaker.")
+    yace_path: Path = Field(description="C-tilde potential for LAMMPS and fast evaluation.")
+    asi_path: Path | None = Field(
+        default=None, description="Active set (extrapolation grade), if built."
+    )
+    workdir: Path = Field(description="Folder with pacemaker's input, logs and predictions.")
+    training_data: Path = Field(description="Dataframe pacemaker fitted to (with weights).")
+    reference_energy: dict[str, float] = Field(
+        description="Energy per isolated atom (eV) subtracted from the labels before fitting."
+    )
+    elements: list[str]
+    settings: AceFitSettings
+    n_train: int = Field(description="Number of structures pacemaker fitted to.")
+    parent: Path | None = Field(
+        default=None, description="Potential (yaml) this fit started from; None for a fresh fit."
+    )
+    rmse_energy_mev_per_atom: float = Field(
+        description="Training RMSE of energy per atom over structures with weight > 0."
+    )
+    rmse_forces_ev_per_a: float = Field(
+        description="Training RMSE of force components over atoms with force weight > 0."
+    )
+    initial_loss: float = Field(description="Loss before the first optimiser step.")
+    final_loss: float = Field(description="Loss of the saved potential.")
+    wall_time_s: float
+    seed: int

@@ -1,0 +1,95 @@
+"""Command line: ``pyacemaker run | validate | status | doctor``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from pyacemaker.config.errors import ConfigError
+
+LOG_FORMAT = "%(asctime)s %(message)s"
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from pyacemaker.runner import plan_from_file
+
+    try:
+        plan = plan_from_file(args.config)
+    except ConfigError as exc:
+        for line in exc.problems:
+            print(f"error: {line}", file=sys.stderr)
+        return 1
+    print(f"OK: {args.config} is valid ({', '.join(plan.elements)}; outputs in {plan.output_dir})")
+    for note in plan.notes:
+        print(f"  - {note}")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    from pyacemaker.runner import run
+
+    try:
+        summary = run(args.config, args.store)
+    except ConfigError as exc:
+        for line in exc.problems:
+            print(f"error: {line}", file=sys.stderr)
+        return 1
+    except RuntimeError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    with open(summary.summary_file) as fh:
+        print(fh.read())
+    return 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from pyacemaker.store import RunBook, job_state_table
+
+    runs = RunBook(args.store).all()
+    if not runs:
+        print("no runs recorded in this store")
+    for line in job_state_table(runs, args.store):
+        print(line)
+    return 0
+
+
+def _doctor(_args: argparse.Namespace) -> int:
+    from pyacemaker.doctor import run_doctor
+
+    return 0 if run_doctor() else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (separate so tests and docs can inspect it)."""
+    parser = argparse.ArgumentParser(prog="pyacemaker", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, func, help_text in (
+        ("run", _run, "run the pipeline for a config on this machine"),
+        ("validate", _validate, "check a config and print the expanded plan's choices"),
+    ):
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("config", help="YAML config file")
+        p.set_defaults(func=func)
+    sub.choices["run"].add_argument("--store", help="embedded store folder ($PYACEMAKER_STORE)")
+    p = sub.add_parser("status", help="list runs and the state of each stage")
+    p.add_argument("--store", help="embedded store folder ($PYACEMAKER_STORE)")
+    p.set_defaults(func=_status)
+    sub.add_parser("doctor", help="run each engine for real and report fixes").set_defaults(
+        func=_doctor
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``pyacemaker`` console script."""
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    for noisy in ("jobflow", "maggma"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

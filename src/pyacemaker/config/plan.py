@@ -1,0 +1,209 @@
+"""Heuristics that expand a minimal config into the full, explicit plan of a run.
+
+All defaults that depend on the material are chosen here and nowhere else; each
+choice appends a sentence to ``Plan.notes`` saying why, and the plan is written to
+``plan.yaml`` next to the outputs so a run can be read, repeated and audited.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict
+from pymatgen.core import Element
+
+from pyacemaker.ace.schemas import AceFitSettings
+from pyacemaker.config.errors import ConfigError
+from pyacemaker.config.schema import RunConfig, SamplingConfig, StructureConfig, ValidationConfig
+from pyacemaker.dft.oracle import OracleSpec
+from pyacemaker.dft.pseudo import (
+    PseudopotentialNotFoundError,
+    find_pseudopotential,
+    suggest_cutoffs,
+)
+from pyacemaker.dft.qe import QESettings
+from pyacemaker.oracle import import_object
+from pyacemaker.structures.generate import build_prototype
+from pyacemaker.surrogate.schemas import MaceTrainSettings
+
+DEFAULT_KSPACING = 0.3  # 1/Å with 2π: ~1 meV/atom k-point error for Si-like cells
+MELT_FRACTIONS = (0.3, 0.6, 0.9)  # MD temperatures as fractions of the lowest melting point
+
+
+class TeacherPlan(BaseModel):
+    """The teacher's starting point and training settings."""
+
+    model_config = ConfigDict(extra="forbid")
+    foundation: str
+    settings: MaceTrainSettings
+
+
+class PoolPlan(BaseModel):
+    """Teacher MD that builds the surrogate pool."""
+
+    model_config = ConfigDict(extra="forbid")
+    temperatures: list[float]
+    volume_scales: list[float]
+    steps: int
+    interval: int
+    timestep_fs: float
+    supercell_atoms: int
+
+
+class AcePlan(BaseModel):
+    """The base (teacher labels) and delta (DFT) fits."""
+
+    model_config = ConfigDict(extra="forbid")
+    base: AceFitSettings
+    delta: AceFitSettings
+    delta_dft_weight: float
+
+
+class Plan(BaseModel):
+    """Everything a run does, with every heuristic choice made explicit."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    seed: int
+    output_dir: Path
+    elements: list[str]
+    structure: StructureConfig
+    a_ref: float
+    v_ref: float
+    oracle: OracleSpec
+    sampling: SamplingConfig
+    teacher: TeacherPlan
+    pool: PoolPlan
+    ace: AcePlan
+    validation: ValidationConfig
+    notes: list[str]
+
+    def write(self, path: Path) -> Path:
+        """Save as YAML (the record of what the run was asked to do)."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False))
+        return path
+
+
+def _pseudopotentials(cfg: RunConfig, elements: list[str]) -> dict[str, str]:
+    found, problems = {}, []
+    for el in elements:
+        given = cfg.dft.pseudopotentials.get(el)
+        if given is not None:
+            if not (cfg.dft.pseudo_dir / given).is_file():
+                problems.append(
+                    f"dft.pseudopotentials.{el}: got {given!r}: no such file in "
+                    f"{cfg.dft.pseudo_dir}; expected a UPF file name that exists there"
+                )
+            found[el] = given
+            continue
+        try:
+            found[el] = find_pseudopotential(el, cfg.dft.pseudo_dir)
+        except PseudopotentialNotFoundError as exc:
+            problems.append(f"dft.pseudopotentials.{el}: {exc}".replace("\n", " "))
+    if problems:
+        raise ConfigError(problems)
+    return found
+
+
+def _qe_settings(cfg: RunConfig, elements: list[str], notes: list[str]) -> QESettings:
+    pseudos = _pseudopotentials(cfg, elements)
+    ecutwfc, ecutrho = suggest_cutoffs(pseudos, cfg.dft.pseudo_dir)
+    if cfg.dft.ecutwfc is None:
+        notes.append(f"ecutwfc {ecutwfc} Ry / ecutrho {ecutrho} Ry from the pseudopotential table")
+    else:
+        ecutwfc = cfg.dft.ecutwfc
+        ecutrho = cfg.dft.ecutrho or ecutrho * ecutwfc / max(ecutwfc, 1e-9)
+    kspacing = cfg.dft.kspacing or DEFAULT_KSPACING
+    if cfg.dft.kspacing is None:
+        notes.append(f"k-point spacing {kspacing} 1/Å (default)")
+    return QESettings(
+        command=cfg.dft.command,
+        pseudo_dir=cfg.dft.pseudo_dir,
+        pseudopotentials=pseudos,
+        ecutwfc=ecutwfc,
+        ecutrho=cfg.dft.ecutrho or ecutrho,
+        kspacing=kspacing,
+        smearing=cfg.dft.smearing,
+        degauss=cfg.dft.degauss,
+    )
+
+
+def _oracle(cfg: RunConfig, elements: list[str], notes: list[str]) -> OracleSpec:
+    if cfg.oracle.engine == "qe":
+        return OracleSpec(engine="qe", qe=_qe_settings(cfg, elements, notes))
+    try:
+        import_object(cfg.oracle.engine)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(
+            [
+                f"oracle.engine: got {cfg.oracle.engine!r}: cannot import it ({exc}); expected "
+                "'qe' or a dotted ASE calculator class such as ase.calculators.emt.EMT"
+            ]
+        ) from None
+    notes.append(
+        f"labels from {cfg.oracle.engine} instead of DFT (a stand-in for tests/benchmarks)"
+    )
+    return OracleSpec(engine=cfg.oracle.engine, kwargs=cfg.oracle.kwargs)
+
+
+def _temperatures(cfg: RunConfig, elements: list[str], notes: list[str]) -> list[float]:
+    if cfg.pool.temperatures is not None:
+        return cfg.pool.temperatures
+    melts = [Element(el).melting_point for el in elements]
+    known = [float(m) for m in melts if m]
+    t_melt = min(known) if known else 1000.0
+    temps = [float(round(f * t_melt / 50) * 50) or 50.0 for f in MELT_FRACTIONS]
+    notes.append(f"MD temperatures {temps} K = {MELT_FRACTIONS} x melting point {t_melt:.0f} K")
+    return temps
+
+
+def _ace(cfg: RunConfig) -> AcePlan:
+    base = AceFitSettings(
+        cutoff=cfg.ace.cutoff,
+        number_of_functions_per_element=cfg.ace.n_functions,
+        max_iter=cfg.ace.max_iter,
+        seed=cfg.seed,
+    )
+    delta = base.model_copy(update={"max_iter": cfg.ace.delta_max_iter})
+    return AcePlan(base=base, delta=delta, delta_dft_weight=cfg.ace.delta_dft_weight)
+
+
+def expand(cfg: RunConfig) -> Plan:
+    """The full plan for ``cfg``; raises ConfigError for what only shows at this stage."""
+    notes: list[str] = []
+    proto = build_prototype(cfg.structure)
+    elements = sorted(set(proto.get_chemical_symbols()))
+    oracle = _oracle(cfg, elements, notes)
+    teacher = MaceTrainSettings.for_dataset(
+        cfg.sampling.n_train,
+        max_num_epochs=cfg.teacher.max_num_epochs,
+        num_channels=cfg.teacher.num_channels,
+        r_max=cfg.ace.cutoff,
+        seed=cfg.seed,
+    )
+    notes.append(
+        f"teacher: batch {teacher.batch_size}, {teacher.max_num_epochs} epochs for "
+        f"{cfg.sampling.n_train} DFT structures"
+    )
+    pool = PoolPlan(
+        temperatures=_temperatures(cfg, elements, notes),
+        **cfg.pool.model_dump(exclude={"temperatures"}),
+    )
+    return Plan(
+        name=cfg.name,
+        seed=cfg.seed,
+        output_dir=(cfg.output_dir or Path("runs") / cfg.name).resolve(),
+        elements=elements,
+        structure=cfg.structure,
+        a_ref=float(proto.cell.lengths()[0] if cfg.structure.a is None else cfg.structure.a),
+        v_ref=float(proto.get_volume() / len(proto)),
+        oracle=oracle,
+        sampling=cfg.sampling,
+        teacher=TeacherPlan(foundation=cfg.teacher.foundation, settings=teacher),
+        pool=pool,
+        ace=_ace(cfg),
+        validation=cfg.validation,
+        notes=notes,
+    )

@@ -1,0 +1,204 @@
+"""The user's YAML, as pydantic models.
+
+Everything is optional except the structure: ``None`` means "let the heuristics in
+:mod:`pyacemaker.config.plan` choose", and the chosen values are written to the
+run's ``plan.yaml``. Unknown keys are errors (``extra="forbid"``) so that a typo
+never silently falls back to a default. Each field's description is phrased as the
+fix a user needs when the value is wrong; :mod:`pyacemaker.config.errors` prints it.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+from ase.data import chemical_symbols
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+CRYSTALS = (
+    "sc",
+    "fcc",
+    "bcc",
+    "hcp",
+    "diamond",
+    "zincblende",
+    "rocksalt",
+    "cesiumchloride",
+    "fluorite",
+    "wurtzite",
+)
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+def check_elements(symbols: list[str]) -> list[str]:
+    """Raise a ValueError naming any symbol that is not a chemical element."""
+    unknown = [s for s in symbols if s not in chemical_symbols[1:]]
+    if unknown:
+        raise ValueError(f"unknown element(s) {', '.join(unknown)}")
+    return symbols
+
+
+class StructureConfig(_Strict):
+    """The material: a formula with a prototype lattice, or a structure file."""
+
+    formula: str | None = Field(
+        None, description="a chemical formula such as Si or GaAs, built with ase.build.bulk"
+    )
+    crystal: Literal[CRYSTALS] | None = Field(  # type: ignore[valid-type]
+        None, description=f"one of {', '.join(CRYSTALS)} (default: ASE's reference structure)"
+    )
+    a: float | None = Field(None, gt=0, description="a lattice constant in Å, e.g. 5.43")
+    file: Path | None = Field(
+        None, description="an existing CIF, POSCAR or extxyz file readable by ASE"
+    )
+
+    @field_validator("formula")
+    @classmethod
+    def _known_elements(cls, value: str | None) -> str | None:
+        if value is not None:
+            if not re.fullmatch(r"([A-Z][a-z]?\d*)+", value):
+                raise ValueError(f"cannot parse formula '{value}'")
+            check_elements(re.findall(r"[A-Z][a-z]?", value))
+        return value
+
+    @field_validator("file")
+    @classmethod
+    def _file_exists(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"file '{value}' does not exist")
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _shorthand(cls, value: Any) -> Any:
+        """``structure: Si`` is short for ``structure: {formula: Si}``."""
+        return {"formula": value} if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _one_source(self) -> StructureConfig:
+        if (self.formula is None) == (self.file is None):
+            raise ValueError("give exactly one of structure.formula or structure.file")
+        return self
+
+
+class OracleConfig(_Strict):
+    """Which engine labels structures with reference energies and forces."""
+
+    engine: str = Field(
+        "qe",
+        description="'qe' for Quantum ESPRESSO pw.x, or a dotted ASE calculator class "
+        "such as ase.calculators.emt.EMT",
+    )
+    kwargs: dict[str, Any] = Field(
+        default_factory=dict, description="a mapping of keyword arguments for an ASE calculator"
+    )
+
+
+class DFTConfig(_Strict):
+    """Quantum ESPRESSO settings; ``None`` values are chosen by the heuristics."""
+
+    command: str = Field("pw.x", description="the pw.x command, e.g. 'pw.x' or 'mpirun -np 2 pw.x'")
+    pseudo_dir: Path = Field(
+        Path("/usr/share/espresso/pseudo"),
+        description="a folder of UPF pseudopotentials (Debian: /usr/share/espresso/pseudo)",
+    )
+    pseudopotentials: dict[str, str] = Field(
+        default_factory=dict, description="a mapping element -> UPF file name in pseudo_dir"
+    )
+    ecutwfc: float | None = Field(None, gt=0, description="a wavefunction cutoff in Ry, e.g. 30")
+    ecutrho: float | None = Field(None, gt=0, description="a density cutoff in Ry, e.g. 240")
+    kspacing: float | None = Field(
+        None, gt=0, description="a k-point spacing in 1/Å (2π included), e.g. 0.3"
+    )
+    smearing: str = Field("mv", description="a pw.x smearing name such as mv, gaussian, fd")
+    degauss: float = Field(0.01, gt=0, description="a smearing width in Ry, e.g. 0.01")
+
+
+class SamplingConfig(_Strict):
+    """Candidate generation and selection for DFT."""
+
+    n_candidates: int = Field(60, gt=0, description="a positive number of candidate structures")
+    n_train: int = Field(16, gt=0, description="a positive number of DFT training structures")
+    n_test: int = Field(6, gt=0, description="a positive number of held-out DFT structures")
+    max_strain: float = Field(0.04, ge=0, lt=0.5, description="a strain amplitude below 0.5")
+    rattle: float = Field(0.05, ge=0, lt=1, description="a displacement amplitude in Å below 1")
+    supercell_atoms: int = Field(
+        8, gt=0, description="a minimum number of atoms of supercell candidates, e.g. 8"
+    )
+
+
+class TeacherConfig(_Strict):
+    """The MACE teacher: what it starts from and how long it trains."""
+
+    foundation: str = Field(
+        "mace-mp-0-small",
+        description="'none' (train from scratch), a MACE-MP-0 name such as mace-mp-0-small, "
+        "or a path to a local .model file",
+    )
+    max_num_epochs: int | None = Field(None, gt=0, description="a positive number of epochs")
+    num_channels: int = Field(16, gt=0, description="a positive number of channels, e.g. 16")
+
+
+class PoolConfig(_Strict):
+    """Teacher molecular dynamics that builds the surrogate pool."""
+
+    temperatures: list[float] | None = Field(
+        None, description="a list of temperatures in K, e.g. [300, 600, 900]"
+    )
+    steps: int = Field(400, gt=0, description="a positive number of MD steps per temperature")
+    interval: int = Field(10, gt=0, description="a positive number of steps between snapshots")
+    timestep_fs: float = Field(2.0, gt=0, le=5, description="a time step in fs, at most 5")
+    volume_scales: list[float] = Field(
+        [0.96, 1.0, 1.04], description="a list of volume factors around 1, e.g. [0.96, 1.0, 1.04]"
+    )
+    supercell_atoms: int = Field(
+        16, gt=0, description="a minimum number of atoms in the MD cell, e.g. 16"
+    )
+
+
+class AceConfig(_Strict):
+    """The distilled ACE potential."""
+
+    cutoff: float = Field(5.0, gt=1, description="a radial cutoff in Å, e.g. 5.0")
+    n_functions: int = Field(60, gt=0, description="a positive number of basis functions")
+    max_iter: int = Field(300, gt=0, description="a positive number of BFGS iterations")
+    delta_max_iter: int = Field(200, gt=0, description="a positive number of BFGS iterations")
+    delta_dft_weight: float = Field(
+        10.0, gt=0, description="a weight of DFT structures relative to teacher ones, e.g. 10"
+    )
+
+
+class ValidationConfig(_Strict):
+    """Held-out checks and their pass thresholds."""
+
+    eos_points: int = Field(7, ge=5, description="at least 5 volumes for the EOS fit")
+    eos_strain: float = Field(0.06, gt=0, lt=0.3, description="a volume strain below 0.3")
+    max_energy_rmse_mev: float = Field(5.0, gt=0, description="a bound in meV/atom, e.g. 5")
+    max_force_rmse: float = Field(0.10, gt=0, description="a bound in eV/Å, e.g. 0.1")
+
+
+class RunConfig(_Strict):
+    """The whole user input: one material in, one potential out."""
+
+    name: str = Field("pyacemaker-run", description="a run name made of letters, digits, - and _")
+    structure: StructureConfig
+    seed: int = Field(42, description="an integer random seed")
+    output_dir: Path | None = Field(None, description="a folder for outputs (default runs/<name>)")
+    oracle: OracleConfig = Field(default_factory=OracleConfig)
+    dft: DFTConfig = Field(default_factory=DFTConfig)
+    sampling: SamplingConfig = Field(default_factory=SamplingConfig)
+    teacher: TeacherConfig = Field(default_factory=TeacherConfig)
+    pool: PoolConfig = Field(default_factory=PoolConfig)
+    ace: AceConfig = Field(default_factory=AceConfig)
+    validation: ValidationConfig = Field(default_factory=ValidationConfig)
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, value: str) -> str:
+        if not value or not all(c.isalnum() or c in "-_" for c in value):
+            raise ValueError(f"'{value}' has characters other than letters, digits, - and _")
+        return value

@@ -1,0 +1,123 @@
+"""The distillation pipeline, top to bottom, as one jobflow Flow.
+
+generate → select → DFT (train, held-out, EOS) → MACE teacher → teacher MD pool →
+teacher labels → ACE base fit → ACE delta fit on DFT → active set → validate → report.
+Each stage is a small Maker from its domain package; this module only wires them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from jobflow import Flow, Job, Maker
+
+from pyacemaker.ace.jobs import AceFitMaker, ActiveSetMaker
+from pyacemaker.config.plan import Plan
+from pyacemaker.dft.jobs import LabelMaker
+from pyacemaker.flows.report import ReportMaker
+from pyacemaker.selection.jobs import DiversitySelectMaker
+from pyacemaker.structures.jobs import CandidateMaker
+from pyacemaker.surrogate.jobs import TeacherLabelMaker, TeacherMDMaker, TeacherTrainMaker
+from pyacemaker.validation.jobs import ValidateMaker
+
+
+@dataclass
+class DistillationMaker(Maker):
+    """Material in, validated ACE potential out (the walking-skeleton pipeline)."""
+
+    name: str = "distill"
+    generate: CandidateMaker = field(default_factory=CandidateMaker)
+    select: DiversitySelectMaker = field(default_factory=DiversitySelectMaker)
+    dft: LabelMaker = field(default_factory=LabelMaker)
+    teacher: TeacherTrainMaker = field(default_factory=TeacherTrainMaker)
+    teacher_md: TeacherMDMaker = field(default_factory=TeacherMDMaker)
+    teacher_label: TeacherLabelMaker = field(default_factory=TeacherLabelMaker)
+    base_fit: AceFitMaker = field(default_factory=lambda: AceFitMaker(name="ace_base"))
+    delta_fit: AceFitMaker = field(default_factory=lambda: AceFitMaker(name="ace_delta"))
+    delta_dft_weight: float = 10.0
+    active_set: ActiveSetMaker = field(default_factory=ActiveSetMaker)
+    validate: ValidateMaker = field(default_factory=ValidateMaker)
+    report: ReportMaker = field(default_factory=ReportMaker)
+
+    def make(self, output_dir: str | Path) -> Flow:
+        """The flow; every stage writes into its own numbered folder of ``output_dir``."""
+        d = Path(output_dir)
+
+        def at(folder: str) -> str:
+            return str(d / folder)
+
+        gen = self.generate.make(at("01_generate"))
+        sel = self.select.make(gen.output.candidates, at("02_select"))
+        dft_train = replace(self.dft, name="dft_train").make(sel.output.dataset, at("03_dft_train"))
+        dft_test = replace(self.dft, name="dft_test").make(gen.output.test, at("03_dft_test"))
+        dft_eos = replace(self.dft, name="dft_eos").make(gen.output.eos, at("03_dft_eos"))
+        teacher = self.teacher.make(dft_train.output.dataset, at("04_teacher"))
+        md = self.teacher_md.make(teacher.output, at("05_teacher_md"))
+        pool = self.teacher_label.make(teacher.output, md.output, at("06_pool"))
+        base = self.base_fit.make(
+            [pool.output.dataset], [1.0], at("07_ace_base"), reference=dft_train.output.dataset
+        )
+        delta = self.delta_fit.make(
+            [dft_train.output.dataset, pool.output.dataset],
+            [self.delta_dft_weight, 1.0],
+            at("08_ace_delta"),
+            initial=base.output,
+        )
+        final = self.active_set.make(
+            delta.output, [dft_train.output.dataset, pool.output.dataset], at("09_active_set")
+        )
+        val = self.validate.make(
+            final.output, base.output, teacher.output, dft_test.output, dft_eos.output
+        )
+        rep = self.report.make(
+            str(d),
+            [dft_train.output, dft_test.output, dft_eos.output],
+            teacher.output,
+            base.output,
+            final.output,
+            val.output,
+        )
+        jobs: list[Flow | Job] = [
+            gen,
+            sel,
+            dft_train,
+            dft_test,
+            dft_eos,
+            teacher,
+            md,
+            pool,
+            base,
+            delta,
+            final,
+            val,
+            rep,
+        ]
+        return Flow(jobs, output=rep.output, name=self.name)
+
+    @classmethod
+    def from_plan(cls, plan: Plan) -> DistillationMaker:
+        """All stage makers configured from an expanded plan."""
+        v = plan.validation
+        return cls(
+            name=plan.name,
+            generate=CandidateMaker(
+                structure=plan.structure,
+                sampling=plan.sampling,
+                eos_points=v.eos_points,
+                eos_strain=v.eos_strain,
+                seed=plan.seed,
+            ),
+            select=DiversitySelectMaker(n=plan.sampling.n_train, cutoff=plan.ace.base.cutoff),
+            dft=LabelMaker(oracle=plan.oracle),
+            teacher=TeacherTrainMaker(
+                settings=plan.teacher.settings, foundation=plan.teacher.foundation
+            ),
+            teacher_md=TeacherMDMaker(
+                structure=plan.structure, seed=plan.seed, **plan.pool.model_dump()
+            ),
+            base_fit=AceFitMaker(name="ace_base", settings=plan.ace.base),
+            delta_fit=AceFitMaker(name="ace_delta", settings=plan.ace.delta),
+            delta_dft_weight=plan.ace.delta_dft_weight,
+            validate=ValidateMaker(thresholds=v, a_ref=plan.a_ref, v_ref=plan.v_ref),
+        )

@@ -1,0 +1,150 @@
+"""Oracles: anything that turns unlabelled structures into labelled ones.
+
+DFT (Quantum ESPRESSO), the MACE teacher and any ASE calculator named in the config
+all label through :class:`CalculatorOracle`, so callers cannot tell them apart except
+through the provenance string each label carries. A structure whose calculation
+fails is returned in ``failed`` with the error, never silently dropped.
+"""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from ase import Atoms
+from ase.calculators.calculator import Calculator
+from pydantic import BaseModel
+
+from pyacemaker.data import attach_labels, read_dataset, write_dataset
+from pyacemaker.progress import stage
+
+logger = logging.getLogger(__name__)
+
+CalculatorFactory = Callable[[Path], Calculator]
+
+
+@dataclass
+class FailedCalculation:
+    """A structure an oracle could not label, kept with the reason."""
+
+    index: int
+    structure: Atoms
+    error: str
+
+
+@dataclass
+class LabelResult:
+    """Labelled structures (in input order, failures removed) and the failures."""
+
+    labelled: list[Atoms] = field(default_factory=list)
+    failed: list[FailedCalculation] = field(default_factory=list)
+    wall_time: float = 0.0
+
+
+@dataclass
+class CalculatorOracle:
+    """Label structures with an ASE calculator made fresh for each structure.
+
+    ``factory`` receives the working folder of one calculation (engines such as pw.x
+    write files there) and returns a calculator; ``source`` is the provenance string
+    stored with every label (engine plus the settings that matter).
+    """
+
+    factory: CalculatorFactory
+    source: str
+    compute_stress: bool = True
+
+    def label(self, structures: Sequence[Atoms], workdir: Path) -> LabelResult:
+        """Label every structure; failures are collected, not raised."""
+        result = LabelResult()
+        start = time.perf_counter()
+        for i, atoms in enumerate(structures):
+            try:
+                result.labelled.append(self._label_one(atoms, workdir / f"calc_{i:05d}"))
+            except Exception as exc:
+                logger.warning("%s failed on structure %d: %s", self.source, i, exc)
+                result.failed.append(FailedCalculation(i, atoms, f"{type(exc).__name__}: {exc}"))
+            if (i + 1) % 10 == 0 or i + 1 == len(structures):
+                logger.info("  labelled %d/%d with %s", i + 1, len(structures), self.source)
+        result.wall_time = time.perf_counter() - start
+        return result
+
+    def _label_one(self, atoms: Atoms, directory: Path) -> Atoms:
+        directory.mkdir(parents=True, exist_ok=True)
+        work = atoms.copy()
+        work.calc = self.factory(directory)
+        energy = work.get_potential_energy()
+        forces = work.get_forces()
+        stress = work.get_stress(voigt=True) if self.compute_stress and work.pbc.all() else None
+        return attach_labels(atoms, energy, np.asarray(forces), stress, self.source)
+
+
+def import_object(dotted: str) -> Any:
+    """Import ``package.module.Name`` and return ``Name``."""
+    module_name, _, attr = dotted.rpartition(".")
+    if not module_name:
+        raise ImportError(f"'{dotted}' is not a dotted path such as ase.calculators.emt.EMT")
+    return getattr(importlib.import_module(module_name), attr)
+
+
+def ase_calculator_oracle(dotted: str, kwargs: dict[str, Any] | None = None) -> CalculatorOracle:
+    """Oracle from any importable ASE calculator class, e.g. ``ase.calculators.emt.EMT``."""
+    cls = import_object(dotted)
+    options = dict(kwargs or {})
+    return CalculatorOracle(
+        factory=lambda _directory: cls(**options),
+        source=f"ase:{dotted}{options if options else ''}",
+    )
+
+
+class FailedRecord(BaseModel):
+    """A structure the oracle could not label, with the reason (never dropped silently)."""
+
+    index: int
+    error: str
+
+
+class LabelDoc(BaseModel):
+    """A labelled dataset and what it cost: calls made, failures, wall time, provenance."""
+
+    dataset: str
+    failed_dataset: str | None
+    n_labelled: int
+    n_failed: int
+    n_calls: int
+    failures: list[FailedRecord]
+    source: str
+    wall_time: float
+
+
+def label_dataset(oracle: CalculatorOracle, structures: str, workdir: str, what: str) -> LabelDoc:
+    """Label an extxyz file into ``workdir/labelled.xyz``; failures go to ``failed.xyz``.
+
+    Each failed structure keeps its error in ``info["error"]`` so it can be inspected
+    or resubmitted; the document counts every call made, successful or not.
+    """
+    todo = read_dataset(structures)
+    out = Path(workdir)
+    with stage(what, f"{len(todo)} structures with {oracle.source}"):
+        result = oracle.label(todo, out / "calculations")
+    failed_path = None
+    if result.failed:
+        for f in result.failed:
+            f.structure.info["error"] = f.error
+        failed_path = str(write_dataset(out / "failed.xyz", [f.structure for f in result.failed]))
+    return LabelDoc(
+        dataset=str(write_dataset(out / "labelled.xyz", result.labelled)),
+        failed_dataset=failed_path,
+        n_labelled=len(result.labelled),
+        n_failed=len(result.failed),
+        n_calls=len(todo),
+        failures=[FailedRecord(index=f.index, error=f.error) for f in result.failed],
+        source=oracle.source,
+        wall_time=result.wall_time,
+    )

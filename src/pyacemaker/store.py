@@ -1,0 +1,121 @@
+"""Where results live: one place that decides between the embedded store and MongoDB.
+
+The default is an embedded, file-backed store (maggma ``MontyStore`` on SQLite) so a
+laptop needs no database server; it keeps every ``(uuid, index)`` output document,
+including outputs of jobs that replace themselves. ``PYACEMAKER_STORE`` moves it.
+A small ``runs`` collection records each run's jobs so ``pyacemaker status`` can say
+which stages finished, failed or never ran.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from jobflow import JobStore
+from maggma.stores import MontyStore
+from pydantic import BaseModel
+
+STORE_ENV = "PYACEMAKER_STORE"
+RunState = Literal["RUNNING", "COMPLETED", "FAILED"]
+
+
+def store_dir(path: str | Path | None = None) -> Path:
+    """The embedded store's folder: argument, else ``$PYACEMAKER_STORE``, else ~/.pyacemaker."""
+    chosen = path or os.environ.get(STORE_ENV) or Path.home() / ".pyacemaker" / "store"
+    folder = Path(chosen).expanduser().resolve()
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _monty(name: str, folder: Path) -> MontyStore:
+    return MontyStore(name, database_path=str(folder), database_name="pyacemaker", storage="sqlite")
+
+
+def job_store(path: str | Path | None = None) -> JobStore:
+    """Jobflow store for job outputs (docs) and large blobs (``data``)."""
+    folder = store_dir(path)
+    return JobStore(_monty("outputs", folder), additional_stores={"data": _monty("data", folder)})
+
+
+class JobEntry(BaseModel):
+    """A job of a run, by uuid and stage name, with the jobs it waits for."""
+
+    uuid: str
+    name: str
+    parents: list[str] = []
+
+
+class RunRecord(BaseModel):
+    """One ``pyacemaker run``: what it was, where its outputs are, how it ended."""
+
+    run_id: str
+    name: str
+    output_dir: str
+    config: str
+    state: RunState = "RUNNING"
+    started: str
+    finished: str | None = None
+    wall_time_s: float | None = None
+    error: str | None = None
+    jobs: list[JobEntry]
+
+
+def now() -> str:
+    """UTC timestamp in ISO format, for run records."""
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+class RunBook:
+    """The ``runs`` collection of the embedded store."""
+
+    def __init__(self, path: str | Path | None = None) -> None:
+        """Open (and create if needed) the collection in the store folder."""
+        self.store = _monty("runs", store_dir(path))
+        self.store.connect()
+
+    def save(self, record: RunRecord) -> None:
+        """Insert or update a run record."""
+        self.store.update([record.model_dump()], key="run_id")
+
+    def all(self) -> list[RunRecord]:
+        """Every recorded run, oldest first."""
+        docs = self.store.query({}, sort={"started": 1})
+        return [RunRecord.model_validate({k: v for k, v in d.items() if k != "_id"}) for d in docs]
+
+
+def job_states(record: RunRecord, store: JobStore) -> list[tuple[str, str]]:
+    """(stage, state) per job.
+
+    COMPLETED when its output is in the store. Otherwise, in a failed run, a job whose
+    parents all completed is the one that FAILED and the rest did NOT RUN; in a run
+    still going, they are WAITING.
+    """
+    done = {e.uuid for e in record.jobs if store.query_one({"uuid": e.uuid}, properties=["uuid"])}
+    states = []
+    for entry in record.jobs:
+        if entry.uuid in done:
+            state = "COMPLETED"
+        elif record.state != "FAILED":
+            state = "WAITING"
+        else:
+            state = "FAILED" if set(entry.parents) <= done else "NOT RUN"
+        states.append((entry.name, state))
+    return states
+
+
+def job_state_table(runs: list[RunRecord], path: str | Path | None = None) -> list[str]:
+    """Printable lines: one header per run, one line per stage with its state."""
+    store = job_store(path)
+    store.connect()
+    lines = []
+    for record in runs:
+        took = f", {record.wall_time_s / 60:.1f} min" if record.wall_time_s else ""
+        lines.append(
+            f"{record.name} [{record.state}] started {record.started}{took} → {record.output_dir}"
+        )
+        lines += [f"  {name:16s} {state}" for name, state in job_states(record, store)]
+    store.close()  # type: ignore[no-untyped-call]
+    return lines

@@ -1,0 +1,1 @@
+"""surrogate stage of pyacemaker."""
