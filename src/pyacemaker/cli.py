@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import warnings
 
 from pyacemaker.config.errors import ConfigError
 
@@ -85,8 +86,11 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``pyacemaker`` console script."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
-    for noisy in ("jobflow", "maggma"):
+    for noisy in ("jobflow", "maggma", "mace"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # Library deprecation chatter (jobflow's cd, mace's torch.load) is not the user's to fix.
+    warnings.filterwarnings("ignore", category=FutureWarning)
+    warnings.filterwarnings("ignore", message=".*TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD.*")
     code: int = args.func(args)
     return code
 

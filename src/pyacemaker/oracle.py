@@ -27,6 +27,7 @@ from pyacemaker.progress import stage
 logger = logging.getLogger(__name__)
 
 CalculatorFactory = Callable[[Path], Calculator]
+PROGRESS_EVERY_S = 5.0
 
 
 @dataclass
@@ -63,15 +64,19 @@ class CalculatorOracle:
     def label(self, structures: Sequence[Atoms], workdir: Path) -> LabelResult:
         """Label every structure; failures are collected, not raised."""
         result = LabelResult()
-        start = time.perf_counter()
+        start = last_report = time.perf_counter()
         for i, atoms in enumerate(structures):
             try:
                 result.labelled.append(self._label_one(atoms, workdir / f"calc_{i:05d}"))
-            except Exception as exc:
+            except Exception as exc:  # every engine failure is recorded, none is fatal
                 logger.warning("%s failed on structure %d: %s", self.source, i, exc)
                 result.failed.append(FailedCalculation(i, atoms, f"{type(exc).__name__}: {exc}"))
-            if (i + 1) % 10 == 0 or i + 1 == len(structures):
-                logger.info("  labelled %d/%d with %s", i + 1, len(structures), self.source)
+            now = time.perf_counter()
+            # Report every 10 structures, or every few seconds when each one is slow (DFT).
+            done = i + 1
+            if done % 10 == 0 or done == len(structures) or now - last_report > PROGRESS_EVERY_S:
+                logger.info("  %d/%d labelled (%.0f s)", done, len(structures), now - start)
+                last_report = now
         result.wall_time = time.perf_counter() - start
         return result
 

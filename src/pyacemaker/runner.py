@@ -9,11 +9,12 @@ from pathlib import Path
 
 from jobflow import Flow, run_locally
 
-from pyacemaker.config.errors import load_config
+from pyacemaker.config.errors import ConfigError, load_config
 from pyacemaker.config.plan import Plan, expand
 from pyacemaker.flows.distill import DistillationMaker
 from pyacemaker.flows.report import RunSummary
 from pyacemaker.store import JobEntry, RunBook, RunRecord, job_store, now
+from pyacemaker.surrogate.mace import FoundationModelError, resolve_foundation
 
 logger = logging.getLogger("pyacemaker")
 
@@ -46,6 +47,10 @@ def run(config: str | Path, store_path: str | Path | None = None) -> RunSummary:
     as COMPLETED or FAILED; a failure raises RuntimeError after the record is saved.
     """
     plan = plan_from_file(config)
+    try:  # before any DFT is spent: a foundation that cannot be loaded stops the run now
+        resolve_foundation(plan.teacher.foundation)
+    except FoundationModelError as exc:
+        raise ConfigError([str(exc)]) from None
     plan.write(plan.output_dir / "plan.yaml")
     flow = DistillationMaker.from_plan(plan).make(plan.output_dir)
     store, book = job_store(store_path), RunBook(store_path)
@@ -53,7 +58,7 @@ def run(config: str | Path, store_path: str | Path | None = None) -> RunSummary:
     book.save(record)
     logger.info("run %s: %d stages, outputs in %s", plan.name, len(record.jobs), plan.output_dir)
     start = time.perf_counter()
-    responses = run_locally(flow, store=store, ensure_success=False, log=True)
+    responses = run_locally(flow, store=store, ensure_success=False, log=False)
     record.wall_time_s = time.perf_counter() - start
     record.finished = now()
     report_uuid = flow.jobs[-1].uuid

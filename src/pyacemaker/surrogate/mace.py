@@ -49,6 +49,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from collections.abc import Sequence
@@ -446,3 +447,46 @@ def teacher_oracle(doc: TeacherDoc) -> CalculatorOracle:
         return loaded[0]
 
     return CalculatorOracle(factory=factory, source=f"mace:{doc.model_path}")
+
+
+def doctor_check() -> tuple[bool, str]:
+    """Build a one-layer MACE, save it, load it through MACECalculator, evaluate Si2.
+
+    No weights are downloaded: this proves the torch/e3nn/mace stack that loads and
+    runs every teacher works, in a couple of seconds.
+    """
+    import mace  # noqa: F401 - first: it allows the torch.load that e3nn runs on import
+
+    # isort: split
+    import torch
+    from ase.build import bulk
+    from e3nn import o3
+    from mace import modules
+
+    block = modules.interaction_classes["RealAgnosticResidualInteractionBlock"]
+    model = modules.MACE(
+        r_max=4.0,
+        num_bessel=4,
+        num_polynomial_cutoff=5,
+        max_ell=1,
+        interaction_cls=block,
+        interaction_cls_first=block,
+        num_interactions=1,
+        num_elements=1,
+        hidden_irreps=o3.Irreps("4x0e"),
+        MLP_irreps=o3.Irreps("4x0e"),
+        gate=torch.nn.functional.silu,
+        atomic_energies=np.array([-1.0]),
+        avg_num_neighbors=4.0,
+        atomic_numbers=[14],
+        correlation=2,
+    )
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "doctor.model"
+        torch.save(model.double(), path)
+        atoms = bulk("Si", "diamond", a=5.43)
+        atoms.calc = mace_calculator(path)
+        energy = float(atoms.get_potential_energy())
+    if not np.isfinite(energy):
+        return False, "a MACE model evaluated to a non-finite energy; reinstall mace-torch"
+    return True, f"mace-torch {_mace_version()} builds, loads and evaluates a model (CPU)"

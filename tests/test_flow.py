@@ -1,0 +1,81 @@
+"""The whole pipeline on a cheap oracle: outputs, physics bounds, store, status."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from pyacemaker.cli import main
+from pyacemaker.data import read_dataset
+from pyacemaker.store import RunBook, job_store
+
+from .conftest import MINI_EMT, write_config
+
+STAGES = ["generate", "select", "dft_train", "dft_test", "dft_eos", "teacher", "teacher_md",
+          "teacher_label", "ace_base", "ace_delta", "active_set", "validate", "report"]
+
+
+def test_run_writes_potential_metrics_summary_and_plan(emt_run: dict[str, Any]) -> None:
+    out: Path = emt_run["out"]
+    for name in ("potential.yace", "potential.yaml", "potential.asi"):
+        assert (out / "potential" / name).stat().st_size > 0
+    plan = yaml.safe_load((out / "plan.yaml").read_text())
+    assert plan["oracle"]["engine"] == "ase.calculators.emt.EMT"
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["dft_calls"] == 8 + 4 + 7  # train + held-out + EOS cells
+    assert metrics["wall_time_total_s"] > 0
+    summary = (out / "summary.txt").read_text()
+    assert "DFT calls: 19" in summary and "held-out DFT errors" in summary
+    train = read_dataset(out / "03_dft_train" / "labelled.xyz")
+    assert len(train) == 8 and all("ase:ase.calculators.emt.EMT" in a.info["label_source"]
+                                   for a in train)
+    pool = read_dataset(out / "06_pool" / "labelled.xyz")
+    assert len(pool) == 2 * 2 * 10 and all(a.info["label_source"].startswith("mace:")
+                                          for a in pool)
+
+
+def test_delta_corrected_ace_is_accurate_and_beats_teacher_only_ace(emt_run: dict[str, Any]) -> None:
+    errors = emt_run["summary"].validation.test_errors
+    final, base = errors["final_ace"], errors["teacher_only_ace"]
+    assert final.n == 4
+    assert final.energy_rmse_mev < 10.0
+    assert final.force_rmse < 0.1
+    assert final.force_rmse < base.force_rmse
+    eos = emt_run["summary"].validation
+    assert eos.eos_ace.a0 == pytest.approx(eos.eos_dft.a0, rel=0.01)
+
+
+def test_store_keeps_every_stage_output_and_status_lists_them(
+    emt_run: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    (record,) = RunBook(emt_run["store"]).all()
+    assert record.state == "COMPLETED" and [j.name for j in record.jobs] == STAGES
+    store = job_store(emt_run["store"])
+    store.connect()
+    assert store.count() == len(STAGES)
+    assert main(["status", "--store", str(emt_run["store"])]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("cu-emt-mini [COMPLETED]")
+    assert sum("COMPLETED" in line for line in lines[1:]) == len(STAGES)
+
+
+def test_failed_stage_is_reported_and_failures_kept(tmp_path: Path,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    # Every oracle call fails (an EMT without parameters for Si raises), so DFT records
+    # all failures and the teacher, which needs data, is the stage that fails.
+    config = write_config(tmp_path, {**MINI_EMT, "structure": "Si",
+                                     "output_dir": str(tmp_path / "out")})
+    store = tmp_path / "store"
+    assert main(["run", str(config), "--store", str(store)]) == 1
+    assert "failed" in capsys.readouterr().err
+    failed = read_dataset(tmp_path / "out" / "03_dft_train" / "failed.xyz")
+    assert len(failed) == 8 and all("error" in a.info for a in failed)
+    main(["status", "--store", str(store)])
+    states = dict(line.split(maxsplit=1) for line in capsys.readouterr().out.splitlines()[1:])
+    assert states["dft_train"] == "COMPLETED"
+    assert states["teacher"] == "FAILED"
+    assert states["report"] == "NOT RUN"
