@@ -24,8 +24,11 @@ MINI_EMT: dict[str, Any] = {
     "sampling": {"n_candidates": 16, "n_train": 8, "n_test": 4, "supercell_atoms": 4},
     "teacher": {"foundation": "none", "max_num_epochs": 30, "num_channels": 8},
     "pool": {
-        "temperatures": [300, 800], "steps": 100, "interval": 10,
-        "volume_scales": [0.97, 1.03], "supercell_atoms": 4,
+        "temperatures": [300, 800],
+        "steps": 100,
+        "interval": 10,
+        "volume_scales": [0.97, 1.03],
+        "supercell_atoms": 4,
     },
     "ace": {"n_functions": 20, "max_iter": 80, "delta_max_iter": 40},
 }
@@ -47,5 +50,10 @@ def emt_run(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     root = tmp_path_factory.mktemp("emt_run")
     config = write_config(root, {**MINI_EMT, "output_dir": str(root / "out")})
     summary = run(config, store_path=root / "store")
-    return {"summary": summary, "root": root, "out": root / "out", "store": root / "store",
-            "config": config}
+    return {
+        "summary": summary,
+        "root": root,
+        "out": root / "out",
+        "store": root / "store",
+        "config": config,
+    }

@@ -44,12 +44,14 @@ def test_structure_shorthand_and_defaults_choose_a_pseudopotential() -> None:
 
 
 def test_each_problem_is_one_line_naming_the_field() -> None:
-    lines = problems({
-        "name": "bad run",
-        "structure": {"formula": "Xx2", "a": "abc"},
-        "sampling": {"n_train": -1, "foo": 3},
-        "teacher": {"foundaton": "none"},
-    })
+    lines = problems(
+        {
+            "name": "bad run",
+            "structure": {"formula": "Xx2", "a": "abc"},
+            "sampling": {"n_train": -1, "foo": 3},
+            "teacher": {"foundaton": "none"},
+        }
+    )
     joined = "\n".join(lines)
     assert len(lines) == 6
     assert all("\n" not in line for line in lines)
@@ -89,7 +91,9 @@ def test_validate_cli_prints_errors_without_traceback(
     assert "is valid" in capsys.readouterr().out
 
 
-def test_unreadable_yaml_and_missing_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_unreadable_yaml_and_missing_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     broken = tmp_path / "broken.yaml"
     broken.write_text("structure: [unclosed\n")
     assert main(["validate", str(broken)]) == 1

@@ -15,8 +15,21 @@ from pyacemaker.store import RunBook, job_store
 
 from .conftest import MINI_EMT, write_config
 
-STAGES = ["generate", "select", "dft_train", "dft_test", "dft_eos", "teacher", "teacher_md",
-          "teacher_label", "ace_base", "ace_delta", "active_set", "validate", "report"]
+STAGES = [
+    "generate",
+    "select",
+    "dft_train",
+    "dft_test",
+    "dft_eos",
+    "teacher",
+    "teacher_md",
+    "teacher_label",
+    "ace_base",
+    "ace_delta",
+    "active_set",
+    "validate",
+    "report",
+]
 
 
 def test_run_writes_potential_metrics_summary_and_plan(emt_run: dict[str, Any]) -> None:
@@ -31,14 +44,16 @@ def test_run_writes_potential_metrics_summary_and_plan(emt_run: dict[str, Any]) 
     summary = (out / "summary.txt").read_text()
     assert "DFT calls: 19" in summary and "held-out DFT errors" in summary
     train = read_dataset(out / "03_dft_train" / "labelled.xyz")
-    assert len(train) == 8 and all("ase:ase.calculators.emt.EMT" in a.info["label_source"]
-                                   for a in train)
+    assert len(train) == 8 and all(
+        "ase:ase.calculators.emt.EMT" in a.info["label_source"] for a in train
+    )
     pool = read_dataset(out / "06_pool" / "labelled.xyz")
-    assert len(pool) == 2 * 2 * 10 and all(a.info["label_source"].startswith("mace:")
-                                          for a in pool)
+    assert len(pool) == 2 * 2 * 10 and all(a.info["label_source"].startswith("mace:") for a in pool)
 
 
-def test_delta_corrected_ace_is_accurate_and_beats_teacher_only_ace(emt_run: dict[str, Any]) -> None:
+def test_delta_corrected_ace_is_accurate_and_beats_teacher_only_ace(
+    emt_run: dict[str, Any],
+) -> None:
     errors = emt_run["summary"].validation.test_errors
     final, base = errors["final_ace"], errors["teacher_only_ace"]
     assert final.n == 4
@@ -63,12 +78,14 @@ def test_store_keeps_every_stage_output_and_status_lists_them(
     assert sum("COMPLETED" in line for line in lines[1:]) == len(STAGES)
 
 
-def test_failed_stage_is_reported_and_failures_kept(tmp_path: Path,
-                                                     capsys: pytest.CaptureFixture[str]) -> None:
+def test_failed_stage_is_reported_and_failures_kept(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     # Every oracle call fails (an EMT without parameters for Si raises), so DFT records
     # all failures and the teacher, which needs data, is the stage that fails.
-    config = write_config(tmp_path, {**MINI_EMT, "structure": "Si",
-                                     "output_dir": str(tmp_path / "out")})
+    config = write_config(
+        tmp_path, {**MINI_EMT, "structure": "Si", "output_dir": str(tmp_path / "out")}
+    )
     store = tmp_path / "store"
     assert main(["run", str(config), "--store", str(store)]) == 1
     assert "failed" in capsys.readouterr().err

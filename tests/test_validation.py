@@ -34,8 +34,9 @@ def test_eos_from_labels_matches_eos_from_calculator() -> None:
     labelled = []
     for atoms in cells:
         atoms.calc = EMT()
-        labelled.append(attach_labels(atoms, atoms.get_potential_energy(), atoms.get_forces(),
-                                      None, "ase:EMT"))
+        labelled.append(
+            attach_labels(atoms, atoms.get_potential_energy(), atoms.get_forces(), None, "ase:EMT")
+        )
     v_ref = cu.get_volume()
     from_labels = eos_from_labels(labelled, 3.6, v_ref)
     from_calc = eos_from_calculator(cells, EMT(), 3.6, v_ref)
@@ -50,8 +51,9 @@ def test_errors_against_are_zero_for_the_labelling_calculator_and_not_otherwise(
     cu.calc = EMT()
     labelled = [attach_labels(cu, cu.get_potential_energy(), cu.get_forces(), None, "ase:EMT")]
     assert errors_against(labelled, EMT()).force_rmse == pytest.approx(0, abs=1e-12)
-    shifted = [attach_labels(cu, cu.get_potential_energy() + 0.08, cu.get_forces() + 0.1,
-                             None, "x")]
+    shifted = [
+        attach_labels(cu, cu.get_potential_energy() + 0.08, cu.get_forces() + 0.1, None, "x")
+    ]
     err = errors_against(shifted, EMT())
     assert err.energy_rmse_mev == pytest.approx(10.0)  # 80 meV over 8 atoms
     assert err.force_rmse == pytest.approx(0.1)

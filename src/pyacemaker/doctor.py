@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import subprocess
 import sys
 import time
@@ -24,7 +26,7 @@ def pacemaker_check() -> tuple[bool, str]:
     if proc.returncode != 0:
         tail = (proc.stderr.strip().splitlines() or ["no output"])[-1]
         return False, f"pacemaker backend does not import ({tail}); run `{SETUP}`"
-    tf_version, ace_version = proc.stdout.split()
+    tf_version, ace_version = proc.stdout.strip().splitlines()[-1].split()
     return True, f"pacemaker (python-ace {ace_version}) with TensorFlow {tf_version}"
 
 
@@ -34,7 +36,8 @@ def mace_check() -> tuple[bool, str]:
         from pyacemaker.surrogate.mace import doctor_check
     except ImportError as exc:
         return False, f"mace-torch does not import ({exc}); run `{SETUP}`"
-    return doctor_check()
+    with contextlib.redirect_stdout(io.StringIO()):  # mace prints optional-backend notices
+        return doctor_check()
 
 
 CHECKS: dict[str, Callable[[], tuple[bool, str]]] = {

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 from ase import Atoms
-from ase.calculators.calculator import Calculator
+from ase.calculators.calculator import BaseCalculator
 from pydantic import BaseModel
 
 from pyacemaker.data import attach_labels, read_dataset, write_dataset
@@ -26,7 +26,7 @@ from pyacemaker.progress import stage
 
 logger = logging.getLogger(__name__)
 
-CalculatorFactory = Callable[[Path], Calculator]
+CalculatorFactory = Callable[[Path], BaseCalculator]
 PROGRESS_EVERY_S = 5.0
 
 

@@ -46,11 +46,11 @@ import time
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 from ase import Atoms
-from ase.calculators.calculator import BaseCalculator, Calculator, all_changes
+from ase.calculators.calculator import BaseCalculator, all_changes
 from ase.calculators.espresso import Espresso, EspressoProfile
 from ase.data import chemical_symbols
 from ase.io.espresso_namelist.keys import ALL_KEYS
@@ -421,10 +421,8 @@ def qe_oracle(settings: QESettings) -> CalculatorOracle:
     """Oracle labelling with pw.x; fails now (not per structure) if pw.x is missing."""
     settings = settings.resolved()
 
-    def factory(directory: Path) -> Calculator:
-        # CalculatorFactory promises Calculator, but every use only needs BaseCalculator
-        # (what Espresso is); the cast keeps the shared oracle module untouched.
-        return cast(Calculator, espresso_calculator(settings, directory))
+    def factory(directory: Path) -> BaseCalculator:
+        return espresso_calculator(settings, directory)
 
     return CalculatorOracle(
         factory=factory,
