@@ -185,10 +185,17 @@ def kpoint_grid(atoms: Atoms, kspacing: float) -> tuple[int, int, int]:
 
     ``n_i = max(1, ceil(|b_i| / kspacing))`` for periodic directions, 1 otherwise. The
     small tolerance keeps a value such as 4.0000000001 from becoming 5.
+
+    A structure derived from a parent cell by a small strain carries the parent's cell in
+    ``info["kpoint_cell"]`` (9 numbers); the grid is then computed from that cell, so a
+    strain or an EOS series never changes the grid. Otherwise energies of neighbouring
+    volumes would jump where a division rounds differently (meV/atom for small cells).
     """
     if kspacing <= 0:
         raise ValueError(f"kspacing must be positive, got {kspacing}")
-    lengths = 2 * math.pi * np.linalg.norm(np.asarray(atoms.cell.reciprocal()), axis=1)
+    parent = atoms.info.get("kpoint_cell")
+    cell = np.asarray(parent, dtype=float).reshape(3, 3) if parent is not None else atoms.cell
+    lengths = 2 * math.pi * np.linalg.norm(np.linalg.inv(cell).T, axis=1)
     grid = [
         max(1, math.ceil(length / kspacing - 1e-6)) if periodic else 1
         for length, periodic in zip(lengths, atoms.pbc, strict=True)

@@ -70,6 +70,7 @@ def strain_rattle(
     for i in range(n):
         base = prototype if i % 2 == 0 else supercell
         atoms = base.copy()
+        atoms.info["kpoint_cell"] = base.cell.array.ravel()  # DFT k-grid of the unstrained cell
         deformation = np.eye(3) + random_strain(rng, max_strain)
         atoms.set_cell(atoms.cell.array @ deformation, scale_atoms=True)
         atoms.positions += rng.normal(0.0, rattle, size=atoms.positions.shape)
@@ -83,6 +84,7 @@ def volume_series(prototype: Atoms, points: int, max_volume_strain: float) -> li
     out = []
     for factor in np.linspace(1 - max_volume_strain, 1 + max_volume_strain, points):
         atoms = prototype.copy()
+        atoms.info["kpoint_cell"] = prototype.cell.array.ravel()  # one k-grid for the series
         atoms.set_cell(atoms.cell.array * factor ** (1 / 3), scale_atoms=True)
         atoms.info.update(config_type="eos", volume_factor=float(factor))
         out.append(atoms)
