@@ -27,7 +27,7 @@ apt_install() {
 py_has() { "$PY" -c "import $1" >/dev/null 2>&1; }
 
 setup_system() {
-  apt_install quantum-espresso quantum-espresso-data build-essential zlib1g-dev dpkg-dev
+  apt_install quantum-espresso quantum-espresso-data build-essential zlib1g-dev dpkg-dev chromium
 }
 
 setup_venv() {

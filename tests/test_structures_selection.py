@@ -77,3 +77,19 @@ def test_select_diverse_prefers_distinct_structures() -> None:
     assert 5 in sel.indices
     assert len(radial_descriptor(si)) == 41
     assert sel.reasons()[1].startswith("farthest-point pick")
+
+
+def test_strained_cells_keep_the_parent_k_grid() -> None:
+    # Without this, the EOS series of the quickstart had its k-grid jump from 6 to 5
+    # divisions between volumes, a 20 meV/atom step in the DFT energies.
+    from pyacemaker.dft.qe import kpoint_grid
+
+    si = bulk("Si", "diamond", a=5.43)
+    cells = volume_series(si, 7, 0.06)
+    assert {kpoint_grid(c, 0.4) for c in cells} == {kpoint_grid(si, 0.4)}
+    plain = [c.copy() for c in cells]
+    for atoms in plain:
+        del atoms.info["kpoint_cell"]
+    assert len({kpoint_grid(c, 0.4) for c in plain}) > 1
+    strained = strain_rattle(si, 4, max_strain=0.04, rattle=0.05, min_atoms=8, seed=1)
+    assert {kpoint_grid(c, 0.4) for c in strained[::2]} == {kpoint_grid(si, 0.4)}

@@ -1,4 +1,4 @@
-"""Command line: ``pyacemaker run | validate | status | doctor``."""
+"""Command line: ``pyacemaker run | validate | validate-potential | status | doctor``."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 import warnings
+from typing import Any
 
 from pyacemaker.config.errors import ConfigError
 
@@ -61,6 +62,66 @@ def _doctor(_args: argparse.Namespace) -> int:
     return 0 if run_doctor() else 1
 
 
+def _validate_potential(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from pyacemaker.validation.standalone import StandaloneRequest, validate_potential
+
+    data = {}
+    for item in args.data or []:
+        name, sep, path = item.partition("=")
+        if not sep:
+            print(
+                f"error: --data '{item}' is not NAME=FILE (e.g. held-out=test.xyz)", file=sys.stderr
+            )
+            return 1
+        data[name] = Path(path)
+    request = StandaloneRequest(
+        potential=Path(args.potential),
+        config=Path(args.config) if args.config else None,
+        structure=args.structure,
+        crystal=args.crystal,
+        a=args.a,
+        reference=args.reference,
+        data=data,
+        output=Path(args.output) if args.output else None,
+    )
+    try:
+        suite, report = validate_potential(request)
+    except (ConfigError, FileNotFoundError) as exc:
+        problems = exc.problems if isinstance(exc, ConfigError) else [str(exc)]
+        for line in problems:
+            print(f"error: {line}", file=sys.stderr)
+        return 1
+    for c in suite.checks:
+        verdict = "PASS" if c.passed else "FAIL"
+        print(f"[{verdict}] {c.name}: {c.value:.4g} (threshold {c.threshold:.4g})")
+    passed = all(c.passed for c in suite.checks)
+    print(f"{'PASS' if passed else 'FAIL'}; report: {report}")
+    return 0 if passed else 1
+
+
+def _add_validate_potential(sub: Any) -> None:
+    p = sub.add_parser(
+        "validate-potential",
+        help="phonons, elastic constants, EOS, MD stability and parity of an ACE potential; "
+        "writes report.html",
+    )
+    p.add_argument("potential", help=".yace, .yaml (with .asi for γ) or a potential/ folder")
+    p.add_argument("--config", help="run config: structure, reference oracle and thresholds")
+    p.add_argument("--structure", help="formula (with --crystal, --a) or structure file")
+    p.add_argument("--crystal", help="prototype lattice for --structure, e.g. diamond")
+    p.add_argument("--a", type=float, help="lattice constant in Å for --structure")
+    p.add_argument(
+        "--reference",
+        help="'none', 'qe' (pw.x) or an ASE calculator class such as ase.calculators.emt.EMT "
+        "(default: the config's oracle, or none without --config)",
+    )
+    p.add_argument("--data", action="append", help="NAME=FILE labelled extxyz for parity (repeat)")
+    p.add_argument("--output", help="folder for report.html (default: <potential dir>/validation)")
+    p.set_defaults(func=_validate_potential)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (separate so tests and docs can inspect it)."""
     parser = argparse.ArgumentParser(prog="pyacemaker", description=__doc__)
@@ -73,6 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("config", help="YAML config file")
         p.set_defaults(func=func)
     sub.choices["run"].add_argument("--store", help="embedded store folder ($PYACEMAKER_STORE)")
+    _add_validate_potential(sub)
     p = sub.add_parser("status", help="list runs and the state of each stage")
     p.add_argument("--store", help="embedded store folder ($PYACEMAKER_STORE)")
     p.set_defaults(func=_status)

@@ -179,6 +179,47 @@ class ValidationConfig(_Strict):
     eos_strain: float = Field(0.06, gt=0, lt=0.3, description="a volume strain below 0.3")
     max_energy_rmse_mev: float = Field(5.0, gt=0, description="a bound in meV/atom, e.g. 5")
     max_force_rmse: float = Field(0.10, gt=0, description="a bound in eV/Å, e.g. 0.1")
+    # Validation suite (docs/validation.md): what runs, how, and the pass thresholds.
+    phonons: bool = Field(True, description="true or false (phonons vs the DFT reference)")
+    elastic: bool = Field(True, description="true or false (elastic constants vs DFT)")
+    md: bool = Field(True, description="true or false (MD stability with the potential)")
+    max_a0_error: float = Field(0.01, gt=0, description="a relative bound, e.g. 0.01 (1 %)")
+    max_b0_error: float = Field(0.15, gt=0, description="a relative bound, e.g. 0.15 (15 %)")
+    max_b0_prime_error: float = Field(1.5, gt=0, description="an absolute bound on B', e.g. 1.5")
+    phonon_min_length: float = Field(
+        7.0, gt=0, description="a minimum supercell vector length in Å, e.g. 7"
+    )
+    phonon_displacement: float = Field(
+        0.01, gt=0, lt=0.2, description="a displacement in Å below 0.2, e.g. 0.01"
+    )
+    max_phonon_rmse_thz: float = Field(0.5, gt=0, description="a bound in THz, e.g. 0.5")
+    imaginary_tolerance_thz: float = Field(
+        0.1, ge=0, description="a tolerance in THz for numerically imaginary modes, e.g. 0.1"
+    )
+    elastic_strain: float = Field(0.01, gt=0, lt=0.1, description="a strain below 0.1, e.g. 0.01")
+    elastic_points: int = Field(2, ge=2, description="at least 2 strains per component")
+    max_elastic_error: float = Field(
+        0.15, gt=0, description="a relative RMS bound on the stiffness matrix, e.g. 0.15"
+    )
+    max_modulus_error: float = Field(
+        0.15, gt=0, description="a relative bound on the VRH bulk and shear moduli, e.g. 0.15"
+    )
+    md_temperatures: list[float] | None = Field(
+        None, description="a list of temperatures in K (default: the pool's temperatures)"
+    )
+    md_steps: int = Field(400, gt=0, description="a positive number of NVT steps")
+    md_nve_steps: int = Field(200, ge=0, description="a number of NVE steps for the drift")
+    md_timestep_fs: float = Field(1.0, gt=0, le=5, description="a time step in fs, at most 5")
+    md_supercell_atoms: int = Field(32, gt=0, description="a minimum MD cell size, e.g. 32")
+    md_min_distance_factor: float = Field(
+        0.6, gt=0, lt=1, description="a fraction of the shortest equilibrium distance, e.g. 0.6"
+    )
+    max_energy_drift: float = Field(
+        1.0, gt=0, description="a bound on NVE energy drift in meV/atom/ps, e.g. 1"
+    )
+    max_gamma: float = Field(
+        5.0, gt=0, description="a bound on the MD extrapolation grade gamma, e.g. 5"
+    )
 
 
 class RunConfig(_Strict):

@@ -68,7 +68,13 @@ class DistillationMaker(Maker):
             delta.output, [dft_train.output.dataset, pool.output.dataset], at("09_active_set")
         )
         val = self.validate.make(
-            final.output, base.output, teacher.output, dft_test.output, dft_eos.output
+            final.output,
+            base.output,
+            teacher.output,
+            dft_test.output,
+            dft_eos.output,
+            train=dft_train.output,
+            workdir=at("10_validate"),
         )
         rep = self.report.make(
             str(d),
@@ -119,5 +125,14 @@ class DistillationMaker(Maker):
             base_fit=AceFitMaker(name="ace_base", settings=plan.ace.base),
             delta_fit=AceFitMaker(name="ace_delta", settings=plan.ace.delta),
             delta_dft_weight=plan.ace.delta_dft_weight,
-            validate=ValidateMaker(thresholds=v, a_ref=plan.a_ref, v_ref=plan.v_ref),
+            validate=ValidateMaker(
+                thresholds=v,
+                a_ref=plan.a_ref,
+                v_ref=plan.v_ref,
+                structure=plan.structure,
+                oracle=plan.oracle,
+                md_temperatures=plan.pool.temperatures,
+                seed=plan.seed,
+            ),
+            report=ReportMaker(settings=plan.model_dump(mode="json")),
         )

@@ -1,11 +1,12 @@
-"""The run's deliverables: potential files, ``metrics.json`` and a short summary."""
+"""The run's deliverables: potential files, ``metrics.json``, a summary and ``report.html``."""
 
 from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from jobflow import Maker, job
 from pydantic import BaseModel
@@ -13,6 +14,7 @@ from pydantic import BaseModel
 from pyacemaker.ace.schemas import AcePotentialDoc
 from pyacemaker.oracle import LabelDoc
 from pyacemaker.surrogate.schemas import TeacherDoc
+from pyacemaker.validation.html import HistoryPoint, write_report
 from pyacemaker.validation.jobs import ValidationDoc
 
 
@@ -26,6 +28,7 @@ class RunSummary(BaseModel):
     validation: ValidationDoc
     metrics_file: str
     summary_file: str
+    report_file: str | None = None
 
 
 def _copy_potential(final: AcePotentialDoc, dest: Path) -> dict[str, str]:
@@ -66,11 +69,50 @@ def _summary_text(s: RunSummary, teacher: TeacherDoc) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _history(validation: ValidationDoc) -> list[HistoryPoint]:
+    """Held-out errors along the pipeline's models: teacher → teacher-only ACE → final ACE."""
+    order = (
+        ("teacher", "MACE teacher"),
+        ("teacher_only_ace", "ACE base"),
+        ("final_ace", "ACE delta"),
+    )
+    return [
+        HistoryPoint(label=label, energy_rmse_mev=m.energy_rmse_mev, force_rmse=m.force_rmse)
+        for key, label in order
+        if (m := validation.test_errors.get(key)) is not None
+    ]
+
+
+def _provenance(
+    s: RunSummary, dft: list[LabelDoc], teacher: TeacherDoc, final: AcePotentialDoc,
+    settings: dict[str, Any],
+) -> dict[str, Any]:  # fmt: skip
+    """Data sizes, DFT cost, lineage of the potential and the run's settings."""
+    suite = s.validation.suite
+    return {
+        "potential": s.potential.get("yace", ""),
+        "DFT datasets (labelled / calls / failed)": {
+            Path(d.dataset).parent.name: f"{d.n_labelled} / {d.n_calls} / {d.n_failed}" for d in dft
+        },
+        "DFT calls for validation": suite.reference_calls if suite else 0,
+        "DFT source": dft[0].source if dft else "",
+        "ACE training structures": final.n_train,
+        "lineage": f"{teacher.model_path} → {final.parent} → {final.yaml_path}",
+        "teacher foundation": teacher.foundation_resolution.spec,
+        "validation wall times (s)": suite.wall_time_s if suite else {},
+        "settings": settings,
+    }
+
+
 @dataclass
 class ReportMaker(Maker):
-    """Collect the deliverables into the run's output folder."""
+    """Collect the deliverables into the run's output folder.
+
+    ``settings`` is the expanded plan, recorded in the HTML report's provenance table.
+    """
 
     name: str = "report"
+    settings: dict[str, Any] = field(default_factory=dict)
 
     @job
     def make(
@@ -82,7 +124,7 @@ class ReportMaker(Maker):
         final: AcePotentialDoc,
         validation: ValidationDoc,
     ) -> RunSummary:
-        """Write ``potential/``, ``metrics.json`` and ``summary.txt`` under ``output_dir``."""
+        """Write ``potential/``, ``metrics.json``, ``summary.txt``, ``report.html``."""
         out = Path(output_dir)
         summary = RunSummary(
             potential=_copy_potential(final, out / "potential"),
@@ -97,7 +139,16 @@ class ReportMaker(Maker):
             validation=validation,
             metrics_file=str(out / "metrics.json"),
             summary_file=str(out / "summary.txt"),
+            report_file=str(out / "report.html"),
         )
         Path(summary.metrics_file).write_text(json.dumps(summary.model_dump(mode="json"), indent=2))
         Path(summary.summary_file).write_text(_summary_text(summary, teacher))
+        write_report(
+            out / "report.html",
+            f"{out.name}: {Path(summary.potential.get('yace', 'potential')).name}",
+            validation.checks,
+            validation.suite,
+            _provenance(summary, dft, teacher, final, self.settings),
+            _history(validation),
+        )
         return summary

@@ -20,7 +20,10 @@ from pyacemaker.validation.metrics import predict
 
 
 class EOSResult(BaseModel):
-    """Birch–Murnaghan parameters per atom, and the lattice scale at the minimum."""
+    """Birch–Murnaghan parameters per atom, and the lattice scale at the minimum.
+
+    ``b0_prime`` (dB/dP) is optional so that documents written before it existed load.
+    """
 
     volumes: list[float]
     energies: list[float]
@@ -28,6 +31,7 @@ class EOSResult(BaseModel):
     e0: float
     b0_gpa: float
     a0: float
+    b0_prime: float | None = None
 
 
 def fit_eos(
@@ -36,6 +40,7 @@ def fit_eos(
     """Fit per-atom volumes/energies; ``a0`` scales ``a_ref``, the lattice constant at ``v_ref``."""
     eos = EquationOfState(list(volumes), list(energies), eos="birchmurnaghan")
     v0, e0, b0 = eos.fit()
+    b0_prime = float(eos.eos_parameters[2])  # ASE's Birch–Murnaghan order: E0, B0, B', V0
     return EOSResult(
         volumes=[float(v) for v in volumes],
         energies=[float(e) for e in energies],
@@ -43,6 +48,7 @@ def fit_eos(
         e0=float(e0),
         b0_gpa=float(b0 / GPa),
         a0=float(a_ref * (v0 / v_ref) ** (1 / 3)),
+        b0_prime=b0_prime,
     )
 
 
