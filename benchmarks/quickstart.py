@@ -28,7 +28,8 @@ def render(run_dir: Path) -> str:
         for name, e in v["test_errors"].items()
     )
     checks = "\n".join(
-        f"| {c['name']} | {c['value']:.4g} | {c['threshold']:.4g} | {'PASS' if c['passed'] else 'FAIL'} |"
+        f"| {c['name']} | {c['value']:.4g} | {c['threshold']:.4g} | "
+        f"{'PASS' if c['passed'] else 'FAIL'} |"
         for c in v["checks"]
     )
     stages = ", ".join(f"{k} {t:.0f} s" for k, t in m["stage_seconds"].items())
@@ -64,9 +65,32 @@ Equation of state of the primitive cell (Birch–Murnaghan), ACE vs the pipeline
 (PBE all-electron reference: a0 5.4695 Å, B0 88.5 GPa; a low-cutoff norm-conserving
 calculation differs by a few per cent, so the ACE is judged against the pipeline's DFT.)
 
+{physics(v.get("suite"))}
 | check | value | threshold | result |
 |---|---|---|---|
 {checks}
+"""
+
+
+def physics(suite: dict | None) -> str:
+    """Elastic constants and phonons of ACE vs the run's DFT (validation suite), if run."""
+    if not suite or not suite.get("elastic_ref") or not suite.get("phonons_ref"):
+        return ""
+    rows = []
+    for label, (i, j) in {"C11": (0, 0), "C12": (0, 1), "C44": (3, 3)}.items():
+        ace, ref = suite["elastic_ace"]["c_gpa"][i][j], suite["elastic_ref"]["c_gpa"][i][j]
+        rows.append(f"| {label} (GPa, clamped ions) | {ace:.1f} | {ref:.1f} |")
+    gamma_ace = max(suite["phonons_ace"]["frequencies"][0])
+    gamma_ref = max(suite["phonons_ref"]["frequencies"][0])
+    rows.append(f"| Γ optical phonon (THz) | {gamma_ace:.2f} | {gamma_ref:.2f} |")
+    rows.append(f"| phonon band RMSE (THz) | {suite['phonon_rmse_thz']:.3f} | — |")
+    table = "\n".join(rows)
+    return f"""Validation suite (same cells, ACE vs the pipeline's pw.x; full report in
+`runs/si-quickstart/report.html`):
+
+| quantity | final ACE | DFT |
+|---|---|---|
+{table}
 """
 
 

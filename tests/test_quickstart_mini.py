@@ -46,11 +46,9 @@ def test_mini_quickstart_on_real_dft(tmp_path: Path) -> None:
     # Physics: the delta-corrected ACE reproduces held-out pw.x energies and forces ...
     assert final.energy_rmse_mev < 10.0
     assert final.force_rmse < 0.15
-    # ... and is better on DFT than the ACE fitted to teacher labels alone.
-    assert (
-        final.energy_rmse_mev + 100 * final.force_rmse
-        < base.energy_rmse_mev + 100 * base.force_rmse
-    )
+    # ... and its forces are better on DFT than those of the ACE fitted to teacher labels
+    # alone (the pipeline's own "delta correction improves" check).
+    assert final.force_rmse < base.force_rmse
     eos_dft, eos_ace = summary.validation.eos_dft, summary.validation.eos_ace
     assert eos_ace.a0 == pytest.approx(eos_dft.a0, rel=0.01)
     assert 60 < eos_dft.b0_gpa < 120  # PBE silicon: about 88 GPa
