@@ -71,11 +71,13 @@ def test_si2_scf_labels_energy_forces_stress(si_settings: QESettings, tmp_path: 
     assert "pw.x" in source and "Si.pbe-rrkj.UPF" in source and "ecutwfc=20Ry" in source
     assert "kspacing=0.8" in source
     assert "K_POINTS automatic\n3 3 3" in (tmp_path / "calc_00000" / "espresso.pwi").read_text()
-    # disk_io='nowf': a label leaves only the input, output and stderr behind
+    # disk_io='nowf': a label leaves only input, output, stderr, exit status and task doc
     assert sorted(p.name for p in (tmp_path / "calc_00000").iterdir()) == [
         "espresso.err",
+        "espresso.exit",
         "espresso.pwi",
         "espresso.pwo",
+        "task.json",
     ]
 
 
@@ -112,6 +114,8 @@ def test_one_kpoint_runs_gamma_only(tmp_path: Path) -> None:
 
 @needs_pw
 def test_unconverged_scf_is_reported_not_raised(tmp_path: Path) -> None:
+    """With healing off (no handlers) the failure is recorded; tests/test_dft_healing.py
+    shows the same input healed by the default handlers."""
     settings = QESettings(
         pseudopotentials={"Si": "Si.pbe-rrkj.UPF"},
         ecutwfc=20.0,
@@ -119,7 +123,7 @@ def test_unconverged_scf_is_reported_not_raised(tmp_path: Path) -> None:
         electron_maxstep=1,
         conv_thr=1e-14,
     )
-    result = qe_oracle(settings).label([si2()], tmp_path)
+    result = qe_oracle(settings, handlers=list).label([si2()], tmp_path)
     assert result.labelled == []
     (failure,) = result.failed
     assert failure.index == 0

@@ -9,6 +9,7 @@ fails is returned in ``failed`` with the error, never silently dropped.
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -18,7 +19,7 @@ from typing import Any
 
 import numpy as np
 from ase import Atoms
-from ase.calculators.calculator import BaseCalculator
+from ase.calculators.calculator import BaseCalculator, PropertyNotImplementedError
 from pydantic import BaseModel
 
 from pyacemaker.data import attach_labels, read_dataset, write_dataset
@@ -28,6 +29,12 @@ logger = logging.getLogger(__name__)
 
 CalculatorFactory = Callable[[Path], BaseCalculator]
 PROGRESS_EVERY_S = 5.0
+TASK_FILE = "task.json"  # optional per-calculation document an engine leaves in its folder
+
+
+def calc_folder(workdir: Path, index: int) -> Path:
+    """Working folder of the calculation of structure ``index`` (one per structure)."""
+    return workdir / f"calc_{index:05d}"
 
 
 @dataclass
@@ -54,7 +61,10 @@ class CalculatorOracle:
 
     ``factory`` receives the working folder of one calculation (engines such as pw.x
     write files there) and returns a calculator; ``source`` is the provenance string
-    stored with every label (engine plus the settings that matter).
+    stored with every label (engine plus the settings that matter). A calculator with
+    a ``label_info`` dict (e.g. what self-healing changed) has it copied into the
+    label's ``info``; one that gives no stress for a structure (a cluster in a box)
+    leaves the label without stress rather than failing.
     """
 
     factory: CalculatorFactory
@@ -67,7 +77,7 @@ class CalculatorOracle:
         start = last_report = time.perf_counter()
         for i, atoms in enumerate(structures):
             try:
-                result.labelled.append(self._label_one(atoms, workdir / f"calc_{i:05d}"))
+                result.labelled.append(self._label_one(atoms, calc_folder(workdir, i)))
             except Exception as exc:  # every engine failure is recorded, none is fatal
                 logger.warning("%s failed on structure %d: %s", self.source, i, exc)
                 result.failed.append(FailedCalculation(i, atoms, f"{type(exc).__name__}: {exc}"))
@@ -86,8 +96,18 @@ class CalculatorOracle:
         work.calc = self.factory(directory)
         energy = work.get_potential_energy()
         forces = work.get_forces()
-        stress = work.get_stress(voigt=True) if self.compute_stress and work.pbc.all() else None
-        return attach_labels(atoms, energy, np.asarray(forces), stress, self.source)
+        stress = self._stress(work)
+        labelled = attach_labels(atoms, energy, np.asarray(forces), stress, self.source)
+        labelled.info.update(getattr(work.calc, "label_info", None) or {})
+        return labelled
+
+    def _stress(self, work: Atoms) -> np.ndarray | None:
+        if not (self.compute_stress and work.pbc.all()):
+            return None
+        try:
+            return np.asarray(work.get_stress(voigt=True))
+        except PropertyNotImplementedError:
+            return None
 
 
 def import_object(dotted: str) -> Any:
@@ -126,6 +146,9 @@ class LabelDoc(BaseModel):
     failures: list[FailedRecord]
     source: str
     wall_time: float
+    tasks: str | None = None
+    n_healed: int = 0
+    n_corrections: int = 0
 
 
 def label_dataset(oracle: CalculatorOracle, structures: str, workdir: str, what: str) -> LabelDoc:
@@ -143,6 +166,7 @@ def label_dataset(oracle: CalculatorOracle, structures: str, workdir: str, what:
         for f in result.failed:
             f.structure.info["error"] = f.error
         failed_path = str(write_dataset(out / "failed.xyz", [f.structure for f in result.failed]))
+    tasks_path, corrections = _collect_tasks(out / "calculations", len(todo), out / "tasks.json")
     return LabelDoc(
         dataset=str(write_dataset(out / "labelled.xyz", result.labelled)),
         failed_dataset=failed_path,
@@ -152,4 +176,21 @@ def label_dataset(oracle: CalculatorOracle, structures: str, workdir: str, what:
         failures=[FailedRecord(index=f.index, error=f.error) for f in result.failed],
         source=oracle.source,
         wall_time=result.wall_time,
+        tasks=tasks_path,
+        n_healed=sum(n > 0 for n in corrections),
+        n_corrections=sum(corrections),
     )
+
+
+def _collect_tasks(calculations: Path, count: int, target: Path) -> tuple[str | None, list[int]]:
+    """Gather the engines' per-calculation task documents into one ``tasks.json``.
+
+    Returns its path (``None`` when the engine writes none, e.g. an ASE calculator)
+    and the number of corrections (self-healing reruns) of each calculation.
+    """
+    paths = [calc_folder(calculations, i) / TASK_FILE for i in range(count)]
+    docs = [json.loads(p.read_text()) for p in paths if p.is_file()]
+    if not docs:
+        return None, []
+    target.write_text(json.dumps(docs, indent=1))
+    return str(target), [int(doc.get("n_corrections", 0)) for doc in docs]

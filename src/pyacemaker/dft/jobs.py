@@ -1,18 +1,30 @@
-"""Makers that label structures with the ground-truth oracle."""
+"""Makers that run pw.x: dataset labelling, and single static / relax calculations."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import ClassVar, Literal, cast
 
-from jobflow import Maker, job
+from ase import Atoms
+from ase.io import read
+from jobflow import Maker, Response, job
 
+from pyacemaker.dft.healing import run_with_handlers
 from pyacemaker.dft.oracle import OracleSpec
+from pyacemaker.dft.pseudo import PseudopotentialNotFoundError
+from pyacemaker.dft.qe import QESettings, StructureCheckError
+from pyacemaker.dft.schemas import PwTaskDoc, structure_dict
 from pyacemaker.oracle import LabelDoc, label_dataset
 
 
 @dataclass
 class LabelMaker(Maker):
-    """Label every structure of an extxyz file with the configured oracle (DFT by default)."""
+    """Label every structure of an extxyz file with the configured oracle (DFT by default).
+
+    With pw.x each structure runs through the self-healing loop; ``tasks.json`` next to
+    ``labelled.xyz`` holds the task document of every calculation.
+    """
 
     name: str = "dft"
     oracle: OracleSpec = field(default_factory=OracleSpec)
@@ -21,3 +33,60 @@ class LabelMaker(Maker):
     def make(self, structures: str, workdir: str) -> LabelDoc:
         """Write ``labelled.xyz`` (and ``failed.xyz`` with the error per structure)."""
         return label_dataset(self.oracle.build(), structures, workdir, self.name)
+
+
+@dataclass
+class PwStaticMaker(Maker):
+    """One pw.x calculation with self-healing; a job-level retry when healing runs out.
+
+    The job runs :func:`~pyacemaker.dft.healing.run_with_handlers` in
+    ``workdir/attempt_N``. If the calculation still fails and fewer than
+    ``max_job_attempts`` jobs have tried, it replaces itself (``Response(replace=...)``)
+    with a job starting from the escalated settings of the failed one: fresh handlers
+    then continue each ladder from there (lower ``mixing_beta`` still, more steps, ...).
+    The last job returns the failed task document (structure, inputs, last error,
+    attempts) instead of raising, so the flow goes on and the failure is on record.
+    """
+
+    name: str = "qe static"
+    settings: QESettings = field(default_factory=QESettings)
+    max_job_attempts: int = 2
+    calculation: ClassVar[Literal["scf", "relax"]] = "scf"
+
+    @job
+    def make(self, structure: str, workdir: str, attempt: int = 1) -> Response[PwTaskDoc]:
+        """Compute ``structure`` (any file ASE reads); output: a :class:`PwTaskDoc`."""
+        atoms = cast(Atoms, read(structure, index=0))
+        settings = self.settings.model_copy(update={"calculation": self.calculation})
+        folder = Path(workdir) / f"attempt_{attempt}"
+        try:
+            task, _ = run_with_handlers(atoms, settings.with_elements(atoms.symbols), folder)
+        except (StructureCheckError, PseudopotentialNotFoundError, ValueError) as exc:
+            # bad input (checked before pw.x starts, incl. unresolvable cutoffs): no rerun
+            return Response(output=_rejected(atoms, settings, folder, exc))
+        if task.state == "successful" or attempt >= self.max_job_attempts:
+            return Response(output=task)
+        retry = replace(self, settings=task.settings)
+        follow_up = retry.make(structure, workdir, attempt + 1)
+        follow_up.name = f"{self.name} {attempt + 1}"
+        return Response(replace=follow_up)
+
+
+@dataclass
+class PwRelaxMaker(PwStaticMaker):
+    """Like :class:`PwStaticMaker`, relaxing the atoms (pw.x ``calculation='relax'``)."""
+
+    name: str = "qe relax"
+    calculation: ClassVar[Literal["scf", "relax"]] = "relax"
+
+
+def _rejected(atoms: Atoms, settings: QESettings, folder: Path, exc: Exception) -> PwTaskDoc:
+    """Failed record for input no rerun can fix (pw.x never started)."""
+    return PwTaskDoc(
+        state="failed",
+        directory=str(folder),
+        formula=atoms.get_chemical_formula(),
+        structure=structure_dict(atoms),
+        settings=settings,
+        error=f"{type(exc).__name__}: {exc}",
+    )

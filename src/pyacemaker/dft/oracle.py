@@ -10,7 +10,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pyacemaker.dft.qe import QESettings, qe_oracle
+from pyacemaker.dft.healing import qe_oracle
+from pyacemaker.dft.qe import QESettings
 from pyacemaker.oracle import CalculatorOracle, ase_calculator_oracle
 
 
@@ -24,7 +25,7 @@ class OracleSpec(BaseModel):
     qe: QESettings | None = None
 
     def build(self) -> CalculatorOracle:
-        """The oracle this recipe describes."""
+        """The oracle this recipe describes (pw.x labels through the self-healing loop)."""
         if self.engine == "qe":
             if self.qe is None:
                 raise ValueError("oracle engine 'qe' needs QE settings")

@@ -62,6 +62,7 @@ class UpfInfo:
     ``lda``/``pbe``/``pbesol``/... (lower case); the cutoffs are the header's
     suggestions in Ry, 0 when the header has none. ``coulomb`` marks a bare 1/r
     potential (all-electron hydrogen), which is never picked automatically.
+    ``z_valence`` (electrons per atom) decides whether a cell can have fixed occupations.
     """
 
     path: Path
@@ -71,6 +72,7 @@ class UpfInfo:
     wfc_cutoff: float
     rho_cutoff: float
     coulomb: bool = False
+    z_valence: float = 0.0
 
     @property
     def dual(self) -> int:
@@ -105,6 +107,7 @@ def _header_v2(path: Path, body: str) -> UpfInfo:
         wfc_cutoff=_float(attrs.get("wfc_cutoff", "0")),
         rho_cutoff=_float(attrs.get("rho_cutoff", "0")),
         coulomb=_is_true(attrs.get("is_coulomb", "")),
+        z_valence=_float(attrs.get("z_valence", "0")),
     )
 
 
@@ -125,6 +128,7 @@ def _header_v1(path: Path, body: str) -> UpfInfo:
         functional=normalise_functional(" ".join(lines[4][:4])),
         wfc_cutoff=_float(cutoffs[0]) if cutoffs else 0.0,
         rho_cutoff=_float(cutoffs[1]) if len(cutoffs) > 1 else 0.0,
+        z_valence=_float((lines[5][:1] or ["0"])[0]),
     )
 
 

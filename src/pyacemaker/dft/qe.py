@@ -1,11 +1,13 @@
-"""Quantum ESPRESSO (pw.x) as a pyacemaker oracle.
+"""Quantum ESPRESSO (pw.x) engine wrapper: settings, input set, one pw.x run.
 
-A QE oracle is a :class:`~pyacemaker.oracle.CalculatorOracle` whose factory builds a
-:class:`PwCalculator` (an ASE ``Espresso`` calculator) in the folder of each structure.
-Everything that depends on the structure (k-point grid, total ``conv_thr``) is decided
-when the structure arrives, just before pw.x starts, after a pre-flight check
-(:func:`check_structure`) that rejects structures pw.x would choke on or run on
-for nothing.
+:class:`PwCalculator` (an ASE ``Espresso`` calculator) runs pw.x once in one folder
+and explains a failure as a :class:`PwError`; it has no recovery policy. Healing
+lives in :mod:`pyacemaker.dft.handlers` (what to change) and
+:mod:`pyacemaker.dft.healing` (the rerun loop and the oracle the pipeline uses).
+Everything that depends on the structure (:func:`prepare_input`: k-points,
+occupations, spin, isolation, total ``conv_thr``) is decided when the structure
+arrives, just before pw.x starts, after a pre-flight check (:func:`check_structure`)
+that rejects structures pw.x would choke on or run on for nothing.
 
 Rules chosen here
     * k-points: ``n_i = max(1, ceil(|b_i| / kspacing))`` with ``b_i`` the reciprocal
@@ -15,9 +17,13 @@ Rules chosen here
       k-point density. A 1x1x1 grid runs with ``K_POINTS gamma`` (half the cost).
     * ``conv_thr`` is given per atom and multiplied by the number of atoms, so the
       accuracy of forces does not degrade with the size of the cell.
-    * always ``occupations='smearing'`` (safe for metals and insulators alike),
-      ``tprnfor``/``tstress`` on, ``disk_io='nowf'`` and ``outdir='.'`` so a labelled
-      structure leaves only ~20 kB (input, output) in its folder.
+    * occupations, spin and vacuum handling per structure (:func:`prepare_input`, rules
+      in :mod:`pyacemaker.dft.inputs`): smearing for likely metals, fixed occupations for
+      gapped non-metals with an even electron count, ``nspin=2`` with a ferromagnetic
+      start for Cr/Mn/Fe/Co/Ni, and Γ-only with ``assume_isolated='mt'`` for clusters.
+    * ``tprnfor``/``tstress`` always on (pw.x itself skips stress for isolated systems),
+      ``disk_io='nowf'`` and ``outdir='.'`` so a labelled structure leaves only ~20 kB
+      (input, output) in its folder.
     * pseudopotentials and cutoffs: see :mod:`pyacemaker.dft.pseudo`.
 
 Things about pw.x 6.7 / ASE 3.2x worth knowing (found while writing this)
@@ -32,11 +38,15 @@ Things about pw.x 6.7 / ASE 3.2x worth knowing (found while writing this)
       it they would overwrite each other, so ``outdir`` is always the calculation folder.
     * The Debian pw.x is built with OpenMPI; serial runs are the default (``mpirun``
       is not faster on 2 cores and needs ``--allow-run-as-root --oversubscribe`` as root).
+    * When pw.x stops through ``MPI_ABORT`` (every ``Error in routine``), OpenMPI kills it
+      before gfortran flushes a redirected stdout, so the error message never reaches
+      the output file. pw.x therefore runs with ``GFORTRAN_UNBUFFERED_PRECONNECTED=y``.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import re
 import shlex
 import shutil
@@ -46,29 +56,39 @@ import time
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import BaseCalculator, all_changes
 from ase.calculators.espresso import Espresso, EspressoProfile
 from ase.data import chemical_symbols
+from ase.io.espresso import read_fortran_namelist
 from ase.io.espresso_namelist.keys import ALL_KEYS
 from ase.neighborlist import neighbor_list
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from pyacemaker.dft.inputs import (
+    effective_pbc,
+    isolated_box,
+    likely_metal,
+    starting_magnetization,
+)
 from pyacemaker.dft.pseudo import (
     DEFAULT_PSEUDO_DIR,
     PseudopotentialNotFoundError,
     find_pseudopotential,
+    read_upf_header,
     suggest_cutoffs,
 )
 from pyacemaker.oracle import CalculatorOracle
 
 INSTALL_HINT = "apt-get install quantum-espresso quantum-espresso-data"
+INPUT_FILE = "espresso.pwi"
 OUTPUT_FILE = "espresso.pwo"
+EXIT_FILE = "espresso.exit"  # exit status of the last pw.x run, read by the handlers
 _PW_SECTIONS: dict[str, list[str]] = ALL_KEYS["pw"]
-_FORCED_CONTROL = {"calculation": "scf", "tprnfor": True, "tstress": True}
+_FORCED_CONTROL = {"tprnfor": True, "tstress": True}
 
 
 class QESettings(BaseModel):
@@ -78,8 +98,11 @@ class QESettings(BaseModel):
     pseudopotentials (:func:`~pyacemaker.dft.pseudo.suggest_cutoffs`); an empty
     ``pseudopotentials`` map is filled by :meth:`with_elements`. ``extra_input`` takes
     any other pw.x keyword, flat (``{"nspin": 2}``) or by namelist
-    (``{"system": {"nspin": 2}}``), and wins over the fields above, except that the
-    calculation is always an SCF with forces and stress.
+    (``{"system": {"nspin": 2}}``), and wins over the fields above and over the
+    per-structure choices, except that forces and stress are always computed.
+    ``occupations="auto"`` and ``spin_polarized=None`` leave the choice to the
+    heuristics of :mod:`pyacemaker.dft.inputs`. ``walltime`` (s) kills a pw.x run that
+    takes longer (the self-healing loop then reruns it with twice the time).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -95,6 +118,10 @@ class QESettings(BaseModel):
     conv_thr: float = Field(default=1e-9, gt=0, description="Ry per atom")
     mixing_beta: float = Field(default=0.4, gt=0, le=1)
     electron_maxstep: int = Field(default=100, ge=1)
+    occupations: Literal["auto", "smearing", "fixed"] = "auto"
+    spin_polarized: bool | None = None
+    calculation: Literal["scf", "relax"] = "scf"
+    walltime: float | None = Field(default=None, gt=0, description="s per pw.x run")
     min_distance: float = Field(default=0.5, ge=0, description="Å, pre-flight check")
     extra_input: dict[str, Any] = Field(default_factory=dict)
 
@@ -216,6 +243,12 @@ def check_structure(atoms: Atoms, settings: QESettings) -> None:
     """
     if len(atoms) == 0:
         raise StructureCheckError("structure has no atoms")
+    unknown = sorted({atoms.get_chemical_symbols()[i] for i in np.flatnonzero(atoms.numbers <= 0)})
+    if unknown:
+        raise StructureCheckError(
+            f"unknown element {', '.join(unknown)} (atomic number 0, e.g. a dummy or ghost "
+            "atom); pw.x needs a real element with a pseudopotential for every atom"
+        )
     if abs(np.linalg.det(np.asarray(atoms.cell))) < 1e-6:
         raise StructureCheckError(
             "structure has no 3-D cell (volume 0); pw.x always needs one. Fix: give the cell, "
@@ -262,14 +295,29 @@ class PwError(RuntimeError):
     """pw.x ran but gave no usable result.
 
     ``kind`` classifies the failure for recovery handlers: ``"scf_not_converged"``,
-    ``"pw_error"`` (pw.x stopped with an ``Error in routine`` message), ``"missing"``
-    (pw.x not installed) or ``"crash"`` (anything else).
+    ``"pw_error"`` (pw.x stopped with an ``Error in routine`` message), ``"killed"``
+    (by a signal or the walltime), ``"missing"`` (pw.x not installed), ``"parse"``
+    (output unreadable) or ``"crash"`` (anything else).
     """
 
     def __init__(self, message: str, kind: str, directory: Path | None = None) -> None:
         super().__init__(message)
         self.kind = kind
         self.directory = directory
+
+
+_KILL_SIGNALS = frozenset({1, 2, 9, 15, 24})  # HUP INT KILL TERM XCPU: sent from outside
+
+
+def killed_by_signal(status: int | None) -> bool:
+    """Exit status of a process stopped from outside (scheduler, walltime, Ctrl-C).
+
+    Python reports a signal as ``-N``, shells and ``timeout`` as ``128 + N``. Signals
+    pw.x raises itself (SIGSEGV, SIGABRT, SIGFPE) are crashes, not kills.
+    """
+    if status is None or 0 <= status <= 128:
+        return False
+    return abs(status) % 128 in _KILL_SIGNALS
 
 
 def diagnose_pw_failure(directory: Path, status: int | None = None) -> PwError:
@@ -294,10 +342,11 @@ def diagnose_pw_failure(directory: Path, status: int | None = None) -> PwError:
         )
     tail = " | ".join(line.strip() for line in output.strip().splitlines()[-3:])
     errors = _read(directory / "espresso.err").strip()[-300:]
+    killed = killed_by_signal(status)
     return PwError(
-        f"pw.x failed (exit status {status}) {where}; last output: {tail or 'none'}; "
-        f"stderr: {errors or 'none'}",
-        "crash",
+        f"pw.x {'was killed' if killed else 'failed'} (exit status {status}) {where}; "
+        f"last output: {tail or 'none'}; stderr: {errors or 'none'}",
+        "killed" if killed else "crash",
         directory,
     )
 
@@ -309,16 +358,152 @@ def _read(path: Path) -> str:
         return ""
 
 
+class PwInputSet(BaseModel):
+    """Everything pw.x is given for one structure, and why (atomate2 ``InputSet`` style).
+
+    ``kpts`` is ``None`` for a Γ-only run; ``magnetization`` holds the starting spin per
+    element (empty: ``nspin=1``); ``notes`` say which heuristic chose what.
+    """
+
+    namelists: dict[str, dict[str, Any]]
+    kpts: tuple[int, int, int] | None
+    pseudopotentials: dict[str, str]
+    magnetization: dict[str, float] = Field(default_factory=dict)
+    isolated: bool = False
+    notes: list[str] = Field(default_factory=list)
+
+
+def prepare_input(atoms: Atoms, settings: QESettings) -> tuple[Atoms, PwInputSet]:
+    """The structure pw.x computes and its input set (settings resolved, structure checked).
+
+    The structure returned is a copy: an isolated one sits in a box sized for the
+    Martyna-Tuckerman correction, a magnetic one carries the starting moments (ASE
+    writes them as ``starting_magnetization``, the fraction QE 6.x expects).
+    """
+    notes: list[str] = []
+    isolated = not effective_pbc(atoms).any()
+    work = isolated_box(atoms) if isolated else atoms.copy()
+    choices: dict[str, Any] = {}
+    if isolated:
+        choices["assume_isolated"] = "mt"
+        notes.append("vacuum in every direction: isolated, Γ only, assume_isolated='mt'")
+    magnetization = _magnetization(atoms, settings)
+    if magnetization:
+        choices["nspin"] = 2
+        work.set_initial_magnetic_moments([magnetization.get(s, 0.0) for s in work.symbols])
+        notes.append(f"spin-polarised, ferromagnetic start {magnetization}")
+    occupations, why = _occupations(atoms, settings, bool(magnetization), isolated)
+    choices["occupations"] = occupations
+    notes.append(f"occupations={occupations}: {why}")
+    grid = (1, 1, 1) if isolated else _kpoints(atoms, settings.kspacing)
+    inputs = PwInputSet(
+        namelists=pw_input(settings, len(atoms), choices),
+        kpts=None if grid == (1, 1, 1) else grid,
+        pseudopotentials=dict(settings.pseudopotentials),
+        magnetization=magnetization,
+        isolated=isolated,
+        notes=notes,
+    )
+    return work, inputs
+
+
+def _kpoints(atoms: Atoms, kspacing: float) -> tuple[int, int, int]:
+    """k-point grid with vacuum-padded directions (slabs, wires) sampled by one point."""
+    sampled = atoms.copy()
+    sampled.pbc = effective_pbc(atoms)
+    return kpoint_grid(sampled, kspacing)
+
+
+def _magnetization(atoms: Atoms, settings: QESettings) -> dict[str, float]:
+    if settings.spin_polarized is False:
+        return {}
+    found = starting_magnetization(atoms.symbols)
+    if settings.spin_polarized and not found:  # asked for spin without a magnetic element
+        return {el: 0.1 for el in sorted(set(atoms.symbols))}
+    return found
+
+
+def _occupations(atoms: Atoms, settings: QESettings, spin: bool, isolated: bool) -> tuple[str, str]:
+    """``fixed`` only where it is safe (the rule in :mod:`pyacemaker.dft.inputs`)."""
+    if settings.occupations != "auto":
+        return settings.occupations, "set in the settings"
+    if likely_metal(atoms.symbols):
+        return "smearing", "metal or semimetal element present"
+    if spin or isolated:
+        return "smearing", "spin-polarised or isolated (open shells, degenerate levels)"
+    electrons = sum(
+        _valence(settings.pseudo_dir / settings.pseudopotentials[s]) for s in atoms.symbols
+    )
+    if round(electrons) % 2:
+        return "smearing", f"odd number of electrons ({electrons:g})"
+    return "fixed", "non-metals only, even electron count: assumed gapped"
+
+
+@cache
+def _valence(path: Path) -> float:
+    return read_upf_header(path).z_valence
+
+
+class _PwProfile(EspressoProfile):
+    """ASE's pw.x profile, with unbuffered output, a walltime and the exit status kept.
+
+    The exit status goes to :data:`EXIT_FILE` (``"-9 walltime 60.0"`` when the walltime
+    killed it) so that error handlers, which read only the calculation folder
+    (custodian style), can tell a kill from a pw.x error.
+    """
+
+    def __init__(self, command: str, pseudo_dir: Path, walltime: float | None) -> None:
+        super().__init__(command=command, pseudo_dir=pseudo_dir)  # type: ignore[no-untyped-call]
+        self.walltime = walltime
+
+    def run(
+        self,
+        directory: Path,
+        inputfile: str | None,
+        outputfile: str,
+        errorfile: str | None = None,
+        append: bool = False,
+    ) -> None:
+        """Run pw.x; a non-zero exit raises ``CalledProcessError`` as ASE's profile does."""
+        argv = self.get_command(inputfile)
+        env = {**os.environ, "GFORTRAN_UNBUFFERED_PRECONNECTED": "y"}
+        mode = "ab" if append else "wb"
+        with (
+            open(directory / outputfile, mode) as out,
+            open(directory / (errorfile or "espresso.err"), mode) as err,
+        ):
+            try:
+                status = subprocess.run(
+                    argv,
+                    cwd=directory,
+                    stdout=out,
+                    stderr=err,
+                    env=env,
+                    timeout=self.walltime,
+                    check=False,
+                ).returncode
+            except subprocess.TimeoutExpired:  # subprocess has sent SIGKILL
+                status = -9
+                record = f"{status} walltime {self.walltime}"
+            else:
+                record = str(status)
+        (directory / EXIT_FILE).write_text(record + "\n")
+        if status != 0:
+            raise subprocess.CalledProcessError(status, argv)
+
+
 class PwCalculator(Espresso):
     """ASE ``Espresso`` that checks each structure first and explains pw.x failures.
 
-    The k-point grid and the total ``conv_thr`` depend on the structure, so the pw.x
-    input is assembled in :meth:`calculate`, not when the calculator is made.
+    The input depends on the structure (k-points, occupations, spin, isolation), so it
+    is assembled in :meth:`calculate` by :func:`prepare_input`, not when the calculator
+    is made; :attr:`input_set` keeps the last one for the task document.
     """
 
     def __init__(self, settings: QESettings, directory: str | Path) -> None:
         self.settings = settings.resolved()
-        profile = EspressoProfile(command=settings.command, pseudo_dir=settings.pseudo_dir)
+        self.input_set: PwInputSet | None = None
+        profile = _PwProfile(settings.command, settings.pseudo_dir, settings.walltime)
         super().__init__(  # type: ignore[no-untyped-call]
             profile=profile,
             directory=str(directory),
@@ -336,33 +521,45 @@ class PwCalculator(Espresso):
         if atoms is None:
             raise ValueError("PwCalculator.calculate needs a structure")
         check_structure(atoms, self.settings)
-        grid = kpoint_grid(atoms, self.settings.kspacing)
-        self.parameters["kpts"] = None if grid == (1, 1, 1) else grid
-        self.parameters["input_data"] = pw_input(self.settings, len(atoms))
+        work, self.input_set = prepare_input(atoms, self.settings)
+        self.parameters["kpts"] = self.input_set.kpts
+        self.parameters["input_data"] = self.input_set.namelists
+        directory = Path(self.directory)
+        (directory / EXIT_FILE).unlink(missing_ok=True)
         try:
             super().calculate(  # type: ignore[no-untyped-call]
-                atoms, properties or ["energy"], system_changes or all_changes
+                work, properties or ["energy"], system_changes or all_changes
             )
         except FileNotFoundError as exc:
             raise PwError(
                 f"{self.settings.command} not found ({exc}). Fix: {INSTALL_HINT}", "missing"
             ) from exc
         except subprocess.CalledProcessError as exc:
-            raise diagnose_pw_failure(Path(self.directory), exc.returncode) from exc
-        except (AssertionError, IndexError, ValueError) as exc:  # ASE parser on bad output
-            raise diagnose_pw_failure(Path(self.directory)) from exc
+            raise diagnose_pw_failure(directory, exc.returncode) from exc
+        except (AssertionError, IndexError, ValueError, StopIteration) as exc:  # ASE parser
+            raise diagnose_pw_failure(directory) from exc
+        self.atoms = atoms.copy()  # the caller's structure, not the boxed copy: no rerun
 
 
-def pw_input(settings: QESettings, natoms: int) -> dict[str, dict[str, Any]]:
-    """Build the pw.x namelists for one structure of ``natoms`` atoms (settings resolved)."""
+def pw_input(
+    settings: QESettings, natoms: int, choices: dict[str, Any] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Build the pw.x namelists for one structure of ``natoms`` atoms (settings resolved).
+
+    Precedence, lowest first: the settings' fields, the per-structure ``choices`` of
+    :func:`prepare_input` (flat keywords), ``extra_input``, and forces/stress always on.
+    """
     data: dict[str, dict[str, Any]] = {
-        "control": {"disk_io": "nowf", "outdir": ".", "prefix": "pwscf"},
+        "control": {
+            "calculation": settings.calculation,
+            "disk_io": "nowf",
+            "outdir": ".",
+            "prefix": "pwscf",
+        },
         "system": {
             "ecutwfc": settings.ecutwfc,
             "ecutrho": settings.ecutrho,
             "occupations": "smearing",
-            "smearing": settings.smearing,
-            "degauss": settings.degauss,
         },
         "electrons": {
             "conv_thr": settings.conv_thr * natoms,
@@ -370,10 +567,21 @@ def pw_input(settings: QESettings, natoms: int) -> dict[str, dict[str, Any]]:
             "electron_maxstep": settings.electron_maxstep,
         },
     }
-    for section, values in nest_pw_input(settings.extra_input).items():
-        data.setdefault(section, {}).update(values)
+    for layer in (choices or {}, settings.extra_input):
+        for section, values in nest_pw_input(layer).items():
+            data.setdefault(section, {}).update(values)
+    if data["system"]["occupations"] == "smearing":
+        data["system"].setdefault("smearing", settings.smearing)
+        data["system"].setdefault("degauss", settings.degauss)
     data["control"].update(_FORCED_CONTROL)
     return data
+
+
+def read_namelists(directory: str | Path) -> dict[str, dict[str, Any]]:
+    """The namelists of the pw.x input written in ``directory`` (what pw.x really got)."""
+    with (Path(directory) / INPUT_FILE).open() as handle:
+        namelists, _cards = read_fortran_namelist(handle)
+    return {section.lower(): dict(values) for section, values in namelists.items()}
 
 
 def espresso_calculator(settings: QESettings, directory: str | Path) -> BaseCalculator:
@@ -419,22 +627,25 @@ def provenance(settings: QESettings) -> str:
         f"qe:pw.x {pw_version(settings.command)} pseudos={{{pseudos}}} "
         f"ecutwfc={settings.ecutwfc:g}Ry ecutrho={settings.ecutrho:g}Ry "
         f"kspacing={settings.kspacing:g}/A smearing={settings.smearing}:{settings.degauss:g}Ry "
-        f"conv_thr={settings.conv_thr:g}Ry/atom"
+        f"conv_thr={settings.conv_thr:g}Ry/atom occupations={settings.occupations}"
     )
     return f"{text} extra={settings.extra_input}" if settings.extra_input else text
 
 
-def qe_oracle(settings: QESettings) -> CalculatorOracle:
-    """Oracle labelling with pw.x; fails now (not per structure) if pw.x is missing."""
+def plain_oracle(settings: QESettings) -> CalculatorOracle:
+    """Oracle running pw.x once per structure, without self-healing.
+
+    For checking the engine itself (``pyacemaker doctor``), where healing would hide a
+    broken installation; the pipeline labels with
+    :func:`pyacemaker.dft.healing.qe_oracle`. Fails now, not per structure, if pw.x
+    is missing (the provenance string asks pw.x for its version).
+    """
     settings = settings.resolved()
 
     def factory(directory: Path) -> BaseCalculator:
         return espresso_calculator(settings, directory)
 
-    return CalculatorOracle(
-        factory=factory,
-        source=provenance(settings),
-    )
+    return CalculatorOracle(factory=factory, source=provenance(settings))
 
 
 def doctor_check(
@@ -455,7 +666,7 @@ def doctor_check(
             command=command, pseudo_dir=Path(pseudo_dir), ecutwfc=20.0, kspacing=1.0
         ).with_elements(["Si"])
         with tempfile.TemporaryDirectory(prefix="pyacemaker_doctor_") as tmp:
-            result = qe_oracle(settings).label([_silicon()], Path(tmp))
+            result = plain_oracle(settings).label([_silicon()], Path(tmp))
     except (PwError, OSError, ValueError) as exc:
         return False, f"Quantum ESPRESSO check failed: {exc}. Fix: {INSTALL_HINT}"
     if result.failed:
