@@ -19,7 +19,7 @@ from pyacemaker.progress import stage
 from pyacemaker.structures.generate import build_prototype
 from pyacemaker.surrogate.mace import mace_calculator
 from pyacemaker.surrogate.schemas import TeacherDoc
-from pyacemaker.validation.checks import Check
+from pyacemaker.validation.checks import Check, at_most
 from pyacemaker.validation.eos import EOSResult, eos_from_calculator, eos_from_labels
 from pyacemaker.validation.metrics import ErrorMetrics, errors_against
 from pyacemaker.validation.reference import oracle_labeller
@@ -138,25 +138,17 @@ class ValidateMaker(Maker):
     def _checks(self, final: ErrorMetrics, base: ErrorMetrics) -> list[Check]:
         t = self.thresholds
         return [
-            Check(
-                name="held-out energy RMSE (meV/atom)",
-                value=final.energy_rmse_mev,
-                threshold=t.max_energy_rmse_mev,
-                passed=final.energy_rmse_mev <= t.max_energy_rmse_mev,
-                group="held-out",
+            at_most(
+                "held-out energy RMSE (meV/atom)",
+                final.energy_rmse_mev,
+                t.max_energy_rmse_mev,
+                "held-out",
             ),
-            Check(
-                name="held-out force RMSE (eV/Å)",
-                value=final.force_rmse,
-                threshold=t.max_force_rmse,
-                passed=final.force_rmse <= t.max_force_rmse,
-                group="held-out",
-            ),
-            Check(
-                name="delta correction improves force RMSE (eV/Å)",
-                value=final.force_rmse,
-                threshold=base.force_rmse,
-                passed=final.force_rmse < base.force_rmse,
-                group="held-out",
+            at_most("held-out force RMSE (eV/Å)", final.force_rmse, t.max_force_rmse, "held-out"),
+            at_most(
+                "delta correction improves force RMSE (eV/Å)",
+                final.force_rmse,
+                base.force_rmse,
+                "held-out",
             ),
         ]
