@@ -92,22 +92,33 @@ class CalculatorOracle:
 
     def _label_one(self, atoms: Atoms, directory: Path) -> Atoms:
         directory.mkdir(parents=True, exist_ok=True)
-        work = atoms.copy()
-        work.calc = self.factory(directory)
-        energy = work.get_potential_energy()
-        forces = work.get_forces()
-        stress = self._stress(work)
-        labelled = attach_labels(atoms, energy, np.asarray(forces), stress, self.source)
-        labelled.info.update(getattr(work.calc, "label_info", None) or {})
-        return labelled
+        return label_with(atoms, self.factory(directory), self.source, self.compute_stress)
 
-    def _stress(self, work: Atoms) -> np.ndarray | None:
-        if not (self.compute_stress and work.pbc.all()):
-            return None
-        try:
-            return np.asarray(work.get_stress(voigt=True))
-        except PropertyNotImplementedError:
-            return None
+
+def label_with(
+    atoms: Atoms, calc: BaseCalculator, source: str, compute_stress: bool = True
+) -> Atoms:
+    """Labelled copy of ``atoms`` evaluated with ``calc`` (stress when periodic and available).
+
+    Whatever the calculator reports in ``label_info`` (e.g. pw.x heal attempts) is kept
+    in ``info`` as provenance.
+    """
+    work = atoms.copy()
+    work.calc = calc
+    energy = work.get_potential_energy()
+    forces = work.get_forces()
+    stress = _stress(work) if compute_stress and work.pbc.all() else None
+    labelled = attach_labels(atoms, energy, np.asarray(forces), stress, source)
+    labelled.info.update(getattr(calc, "label_info", None) or {})
+    return labelled
+
+
+def _stress(work: Atoms) -> np.ndarray | None:
+    """Voigt stress, or None for calculators that cannot give one (isolated clusters)."""
+    try:
+        return np.asarray(work.get_stress(voigt=True))
+    except PropertyNotImplementedError:
+        return None
 
 
 def import_object(dotted: str) -> Any:

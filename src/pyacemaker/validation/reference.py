@@ -13,12 +13,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import BaseCalculator
 
-from pyacemaker.data import attach_labels
-from pyacemaker.oracle import CalculatorOracle
+from pyacemaker.oracle import CalculatorOracle, label_with
 
 
 class ReferenceFailedError(RuntimeError):
@@ -47,21 +45,7 @@ def calculator_labeller(calc: BaseCalculator, source: str) -> Labeller:
     """A labeller evaluating one in-memory calculator (a potential, EMT): no files."""
 
     def label(cells: Sequence[Atoms], _task: str) -> list[Atoms]:
-        out = []
-        for atoms in cells:
-            work = atoms.copy()
-            work.calc = calc
-            stress = work.get_stress(voigt=True) if work.pbc.all() else None
-            out.append(
-                attach_labels(
-                    atoms,
-                    float(work.get_potential_energy()),
-                    np.asarray(work.get_forces()),
-                    None if stress is None else np.asarray(stress),
-                    source,
-                )
-            )
-        return out
+        return [label_with(atoms, calc, source) for atoms in cells]
 
     return Labeller(label, source)
 
