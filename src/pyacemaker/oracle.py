@@ -4,25 +4,34 @@ DFT (Quantum ESPRESSO), the MACE teacher and any ASE calculator named in the con
 all label through :class:`CalculatorOracle`, so callers cannot tell them apart except
 through the provenance string each label carries. A structure whose calculation
 fails is returned in ``failed`` with the error, never silently dropped.
+
+Every finished calculation leaves a checkpoint (``calc_NNNNN.label.json``, written
+atomically) next to its folder, keyed by a hash of the structure and the oracle's
+settings: a labelling stage that is started again (a killed run resumed, a FireWorks
+rerun after a lost worker) reuses those results instead of repeating the calculations.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib
+import io
 import json
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 from ase import Atoms
 from ase.calculators.calculator import BaseCalculator, PropertyNotImplementedError
-from pydantic import BaseModel
+from ase.io import read, write
+from pydantic import BaseModel, Field
 
-from pyacemaker.data import attach_labels, read_dataset, write_dataset
+from pyacemaker.data import ENERGY_KEY, attach_labels, read_dataset, write_dataset
 from pyacemaker.progress import stage
 
 logger = logging.getLogger(__name__)
@@ -30,6 +39,7 @@ logger = logging.getLogger(__name__)
 CalculatorFactory = Callable[[Path], BaseCalculator]
 PROGRESS_EVERY_S = 5.0
 TASK_FILE = "task.json"  # optional per-calculation document an engine leaves in its folder
+CHECKPOINT_SUFFIX = ".label.json"  # what one finished calculation gave, for reuse on a rerun
 
 
 def calc_folder(workdir: Path, index: int) -> Path:
@@ -53,6 +63,12 @@ class LabelResult:
     labelled: list[Atoms] = field(default_factory=list)
     failed: list[FailedCalculation] = field(default_factory=list)
     wall_time: float = 0.0
+    records: list[CalcRecord] = field(default_factory=list)
+
+    @property
+    def n_reused(self) -> int:
+        """Calculations taken from a checkpoint instead of being run again."""
+        return sum(r.reused for r in self.records)
 
 
 @dataclass
@@ -72,27 +88,56 @@ class CalculatorOracle:
     compute_stress: bool = True
 
     def label(self, structures: Sequence[Atoms], workdir: Path) -> LabelResult:
-        """Label every structure; failures are collected, not raised."""
+        """Label every structure; failures are collected, not raised; checkpoints reused."""
         result = LabelResult()
         start = last_report = time.perf_counter()
         for i, atoms in enumerate(structures):
-            try:
-                result.labelled.append(self._label_one(atoms, calc_folder(workdir, i)))
-            except Exception as exc:  # every engine failure is recorded, none is fatal
-                logger.warning("%s failed on structure %d: %s", self.source, i, exc)
-                result.failed.append(FailedCalculation(i, atoms, f"{type(exc).__name__}: {exc}"))
+            record, labelled = self._checkpointed(i, atoms, calc_folder(workdir, i))
+            result.records.append(record)
+            if labelled is not None:
+                result.labelled.append(labelled)
+            else:
+                result.failed.append(FailedCalculation(i, atoms, str(record.error)))
             now = time.perf_counter()
             # Report every 10 structures, or every few seconds when each one is slow (DFT).
             done = i + 1
             if done % 10 == 0 or done == len(structures) or now - last_report > PROGRESS_EVERY_S:
                 logger.info("  %d/%d labelled (%.0f s)", done, len(structures), now - start)
                 last_report = now
+        if result.n_reused:
+            logger.info("  %d calculations reused from checkpoints", result.n_reused)
         result.wall_time = time.perf_counter() - start
         return result
 
-    def _label_one(self, atoms: Atoms, directory: Path) -> Atoms:
-        directory.mkdir(parents=True, exist_ok=True)
-        return label_with(atoms, self.factory(directory), self.source, self.compute_stress)
+    def _checkpointed(
+        self, index: int, atoms: Atoms, folder: Path
+    ) -> tuple[CalcRecord, Atoms | None]:
+        """The calculation's checkpoint if it matches, else run it and write one."""
+        key = calculation_key(atoms, self.source, self.compute_stress)
+        saved = read_checkpoint(folder, key)
+        if saved is not None:
+            return saved
+        folder.mkdir(parents=True, exist_ok=True)
+        labelled: Atoms | None = None
+        try:
+            labelled = label_with(atoms, self.factory(folder), self.source, self.compute_stress)
+            error = None
+        except Exception as exc:  # every engine failure is recorded, none is fatal
+            logger.warning("%s failed on structure %d: %s", self.source, index, exc)
+            error = f"{type(exc).__name__}: {exc}"
+        record = CalcRecord(
+            index=index,
+            key=key,
+            state="failed" if labelled is None else "successful",
+            formula=atoms.get_chemical_formula(),
+            n_atoms=len(atoms),
+            energy=None if labelled is None else float(labelled.info[ENERGY_KEY]),
+            error=error,
+            directory=str(folder),
+            task=_read_json(folder / TASK_FILE),
+        )
+        write_checkpoint(folder, record, labelled)
+        return record, labelled
 
 
 def label_with(
@@ -139,6 +184,68 @@ def ase_calculator_oracle(dotted: str, kwargs: dict[str, Any] | None = None) -> 
     )
 
 
+class CalcRecord(BaseModel):
+    """One calculation of a labelling stage: what was computed, how it ended, where.
+
+    ``task`` is the engine's own task document (pw.x: inputs, healing attempts, timings)
+    when it writes one; ``reused`` says the result came from a checkpoint of an
+    earlier, interrupted attempt of the same stage.
+    """
+
+    index: int
+    key: str = Field(description="sha256 of the structure and the oracle's settings")
+    state: str = Field(description="successful or failed")
+    formula: str
+    n_atoms: int
+    energy: float | None = Field(default=None, description="eV")
+    error: str | None = None
+    directory: str
+    reused: bool = False
+    task: dict[str, Any] | None = None
+
+
+def calculation_key(atoms: Atoms, source: str, compute_stress: bool) -> str:
+    """Hash of everything that determines a calculation's result (structure + settings)."""
+    digest = hashlib.sha256()
+    digest.update(f"{source}|{compute_stress}|{atoms.pbc.tolist()}".encode())
+    for array in (atoms.numbers, atoms.cell.array, atoms.positions):
+        digest.update(np.ascontiguousarray(np.round(array, 10)).tobytes())
+    return digest.hexdigest()
+
+
+def checkpoint_file(folder: Path) -> Path:
+    """The checkpoint of the calculation in ``folder``, beside it (the folder is the engine's)."""
+    return folder.with_name(folder.name + CHECKPOINT_SUFFIX)
+
+
+def write_checkpoint(folder: Path, record: CalcRecord, labelled: Atoms | None) -> None:
+    """Write the checkpoint atomically: a kill leaves either no checkpoint or a whole one."""
+    text = io.StringIO()
+    if labelled is not None:
+        write(text, labelled, format="extxyz")
+    payload = {"record": record.model_dump(mode="json"), "labelled": text.getvalue()}
+    target = checkpoint_file(folder)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}")
+    tmp.write_text(json.dumps(payload))
+    os.replace(tmp, target)
+
+
+def read_checkpoint(folder: Path, key: str) -> tuple[CalcRecord, Atoms | None] | None:
+    """The checkpointed result of this exact calculation, or None (absent or other inputs)."""
+    payload = _read_json(checkpoint_file(folder))
+    if payload is None or payload["record"]["key"] != key:
+        return None
+    record = CalcRecord.model_validate({**payload["record"], "reused": True})
+    labelled = (
+        read(io.StringIO(payload["labelled"]), format="extxyz") if payload["labelled"] else None
+    )
+    return record, cast(Atoms | None, labelled)
+
+
+def _read_json(path: Path) -> dict[str, Any] | None:
+    return cast(dict[str, Any], json.loads(path.read_text())) if path.is_file() else None
+
+
 class FailedRecord(BaseModel):
     """A structure the oracle could not label, with the reason (never dropped silently)."""
 
@@ -160,6 +267,8 @@ class LabelDoc(BaseModel):
     tasks: str | None = None
     n_healed: int = 0
     n_corrections: int = 0
+    n_reused: int = Field(default=0, description="calculations taken from checkpoints")
+    calculations: list[CalcRecord] = Field(default_factory=list)
 
 
 def label_dataset(oracle: CalculatorOracle, structures: str, workdir: str, what: str) -> LabelDoc:
@@ -177,7 +286,7 @@ def label_dataset(oracle: CalculatorOracle, structures: str, workdir: str, what:
         for f in result.failed:
             f.structure.info["error"] = f.error
         failed_path = str(write_dataset(out / "failed.xyz", [f.structure for f in result.failed]))
-    tasks_path, corrections = _collect_tasks(out / "calculations", len(todo), out / "tasks.json")
+    tasks_path, corrections = _collect_tasks(result.records, out / "tasks.json")
     return LabelDoc(
         dataset=str(write_dataset(out / "labelled.xyz", result.labelled)),
         failed_dataset=failed_path,
@@ -190,17 +299,18 @@ def label_dataset(oracle: CalculatorOracle, structures: str, workdir: str, what:
         tasks=tasks_path,
         n_healed=sum(n > 0 for n in corrections),
         n_corrections=sum(corrections),
+        n_reused=result.n_reused,
+        calculations=result.records,
     )
 
 
-def _collect_tasks(calculations: Path, count: int, target: Path) -> tuple[str | None, list[int]]:
+def _collect_tasks(records: list[CalcRecord], target: Path) -> tuple[str | None, list[int]]:
     """Gather the engines' per-calculation task documents into one ``tasks.json``.
 
     Returns its path (``None`` when the engine writes none, e.g. an ASE calculator)
     and the number of corrections (self-healing reruns) of each calculation.
     """
-    paths = [calc_folder(calculations, i) / TASK_FILE for i in range(count)]
-    docs = [json.loads(p.read_text()) for p in paths if p.is_file()]
+    docs = [r.task for r in records if r.task is not None]
     if not docs:
         return None, []
     target.write_text(json.dumps(docs, indent=1))

@@ -1,0 +1,230 @@
+"""Real services for the scale-out tests: a MongoDB-compatible server and a one-node Slurm.
+
+Both are started by the fixtures under a temporary folder and stopped afterwards; nothing
+is started by hand. ``PYACEMAKER_TEST_MONGODB_URI`` points the tests at a real MongoDB
+instead of secantusdb. A service that cannot start FAILS the test with the reason (its
+log), it never skips: CI installs both with ``scripts/setup.sh``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+MONGODB_URI_ENV = "PYACEMAKER_TEST_MONGODB_URI"
+STARTUP_TIMEOUT_S = 60.0
+
+
+def free_port() -> int:
+    """A TCP port on loopback nobody listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_for(
+    ready: Callable[[], bool], what: str, logs: list[Path], procs: list[subprocess.Popen[bytes]]
+) -> None:
+    """Poll ``ready`` until it holds; fail the test with the services' logs otherwise."""
+    deadline = time.monotonic() + STARTUP_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if ready():
+            return
+        dead = [p for p in procs if p.poll() is not None]
+        if dead:
+            break
+        time.sleep(0.3)
+    tails = "\n".join(f"--- {p}:\n{p.read_text()[-3000:]}" for p in logs if p.is_file())
+    pytest.fail(f"{what} did not start (exit codes {[p.poll() for p in procs]}):\n{tails}")
+
+
+def stop(procs: list[subprocess.Popen[bytes]]) -> None:
+    """Terminate the processes this module started (by pid), killing them if they linger."""
+    for proc in reversed(procs):
+        if proc.poll() is None:
+            proc.terminate()
+    for proc in reversed(procs):
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def _tool(name: str) -> str:
+    """Path of an executable next to this Python (venv scripts) or on PATH; fail if absent."""
+    local = Path(sys.executable).parent / name
+    found = str(local) if local.is_file() else shutil.which(name)
+    if found is None:
+        pytest.fail(f"{name} is not installed: run scripts/setup.sh (it installs it)")
+    return found
+
+
+# --- MongoDB-compatible server ----------------------------------------------------------
+
+
+@dataclass
+class Mongo:
+    """Where the test server listens and which database this test session owns."""
+
+    host: str
+    port: int
+    database: str
+    uri: str
+
+
+def _mongo_ready(uri: str) -> Callable[[], bool]:
+    def ready() -> bool:
+        import pymongo
+
+        try:
+            client: pymongo.MongoClient[dict[str, object]] = pymongo.MongoClient(
+                uri, serverSelectionTimeoutMS=500
+            )
+            client.admin.command("ping")
+            client.close()
+        except pymongo.errors.PyMongoError:
+            return False
+        return True
+
+    return ready
+
+
+@pytest.fixture(scope="session")
+def mongo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mongo]:
+    """secantusdb on a free loopback port with storage in a temporary folder (or a real MongoDB)."""
+    database = f"pyace_test_{uuid.uuid4().hex[:8]}"
+    given = os.environ.get(MONGODB_URI_ENV)
+    if given:
+        from pymongo.uri_parser import parse_uri
+
+        host, port = parse_uri(given)["nodelist"][0]
+        wait_for(_mongo_ready(given), f"MongoDB at {given}", [], [])
+        yield Mongo(host, port, database, given)
+        return
+    root = tmp_path_factory.mktemp("secantusdb")
+    port = free_port()
+    log = root / "server.log"
+    with log.open("wb") as out:
+        cmd = [_tool("secantusd-py"), "--host", "127.0.0.1", "--port", str(port)]
+        cmd += ["--storage-path", str(root / "data")]
+        proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
+    uri = f"mongodb://127.0.0.1:{port}"
+    try:
+        wait_for(_mongo_ready(uri), "secantusdb", [log], [proc])
+        yield Mongo("127.0.0.1", port, database, uri)
+    finally:
+        stop([proc])
+
+
+# --- Slurm + munge on one node ------------------------------------------------------------
+
+SLURM_CONF = """\
+ClusterName=pyacetest
+SlurmctldHost=localhost
+SlurmctldPort={ctld_port}
+SlurmdPort={d_port}
+SlurmUser=root
+SlurmdUser=root
+AuthType=auth/munge
+AuthInfo=socket={munge_socket}
+CryptoType=crypto/munge
+StateSaveLocation={root}/state
+SlurmdSpoolDir={root}/spool
+SlurmctldPidFile={root}/slurmctld.pid
+SlurmdPidFile={root}/slurmd.pid
+SlurmctldLogFile={root}/slurmctld.log
+SlurmdLogFile={root}/slurmd.log
+ProctrackType=proctrack/linuxproc
+TaskPlugin=task/none
+SelectType=select/cons_tres
+SelectTypeParameters=CR_Core
+AccountingStorageType=accounting_storage/none
+JobAcctGatherType=jobacct_gather/none
+JobCompType=jobcomp/none
+MpiDefault=none
+ReturnToService=2
+SchedulerType=sched/backfill
+SlurmctldTimeout=30
+SlurmdTimeout=30
+InactiveLimit=0
+MinJobAge=30
+KillWait=5
+NodeName=localhost CPUs=2 State=UNKNOWN
+PartitionName=debug Nodes=localhost Default=YES MaxTime=INFINITE State=UP OverSubscribe=YES
+"""
+
+
+@dataclass
+class Slurm:
+    """A running one-node Slurm: the environment its clients need (``SLURM_CONF``)."""
+
+    root: Path
+    env: dict[str, str]
+
+
+def _start_munge(root: Path) -> tuple[subprocess.Popen[bytes], Path]:
+    munge = root / "munge"
+    munge.mkdir(mode=0o700)
+    key = munge / "munge.key"
+    key.write_bytes(os.urandom(1024))
+    key.chmod(0o400)
+    sock_dir = root / "munge-run"
+    sock_dir.mkdir(mode=0o755)
+    sock = sock_dir / "munge.socket"
+    cmd = [_tool("munged"), "-F", "--force", f"--key-file={key}", f"--socket={sock}"]
+    cmd += [f"--pid-file={munge}/munged.pid", f"--seed-file={munge}/munged.seed"]
+    cmd += [f"--log-file={munge}/munged.log"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    wait_for(sock.exists, "munged", [munge / "munged.log"], [proc])
+    return proc, sock
+
+
+def _slurm_ready(env: dict[str, str]) -> Callable[[], bool]:
+    def ready() -> bool:
+        out = subprocess.run(
+            ["sinfo", "-h", "-o", "%t"], env=env, capture_output=True, text=True, check=False
+        )
+        return out.returncode == 0 and out.stdout.strip() in {"idle", "mix", "alloc"}
+
+    return ready
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Slurm]:
+    """munged + slurmctld + slurmd (root, one node ``localhost``, 2 CPUs) under a tmp folder."""
+    root = tmp_path_factory.mktemp("slurm")
+    root.chmod(0o755)
+    procs: list[subprocess.Popen[bytes]] = []
+    try:
+        munged, sock = _start_munge(root)
+        procs.append(munged)
+        for sub in ("state", "spool"):
+            (root / sub).mkdir()
+        conf = root / "slurm.conf"
+        conf.write_text(
+            SLURM_CONF.format(
+                root=root, munge_socket=sock, ctld_port=free_port(), d_port=free_port()
+            )
+        )
+        env = {**os.environ, "SLURM_CONF": str(conf)}
+        logs = [root / "slurmctld.log", root / "slurmd.log"]
+        for cmd in ([_tool("slurmctld"), "-D", "-i"], [_tool("slurmd"), "-D", "-N", "localhost"]):
+            procs.append(
+                subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+            )
+        wait_for(_slurm_ready(env), "slurm (slurmctld + slurmd)", logs, procs)
+        yield Slurm(root, env)
+    finally:
+        stop(procs)
