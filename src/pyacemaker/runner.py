@@ -2,26 +2,53 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import time
 from pathlib import Path
+from typing import cast
 
-from jobflow import Flow, run_locally
+from jobflow import Flow, JobStore, run_locally
+from monty.json import MontyEncoder
 
 from pyacemaker.config.errors import ConfigError, load_config
 from pyacemaker.config.plan import Plan, expand
 from pyacemaker.flows.distill import DistillationMaker
 from pyacemaker.flows.report import RunSummary
-from pyacemaker.store import JobEntry, RunBook, RunRecord, job_store, now
+from pyacemaker.store import (
+    STORE_ENV,
+    JobEntry,
+    RunBook,
+    RunRecord,
+    completed_uuids,
+    job_store,
+    now,
+)
 from pyacemaker.surrogate.mace import FoundationModelError, resolve_foundation
 
 logger = logging.getLogger("pyacemaker")
+RUN_MARKER = "run.json"  # in output_dir: which run (in which store) its files belong to
 
 
 def plan_from_file(config: str | Path) -> Plan:
     """Load, validate and expand a config file (raises ConfigError on any problem)."""
     return expand(load_config(config))
+
+
+def checked_plan(config: str | Path) -> Plan:
+    """The expanded plan, after checking what must hold before any DFT is spent."""
+    plan = plan_from_file(config)
+    try:  # a foundation that cannot be loaded stops the run now
+        resolve_foundation(plan.teacher.foundation)
+    except FoundationModelError as exc:
+        raise ConfigError([str(exc)]) from None
+    return plan
+
+
+def plan_digest(plan: Plan) -> str:
+    """Fingerprint of every setting of a plan: a run resumes only under the same one."""
+    return hashlib.sha256(plan.model_dump_json().encode()).hexdigest()
 
 
 def _record(flow: Flow, plan: Plan, config: str | Path) -> RunRecord:
@@ -37,7 +64,64 @@ def _record(flow: Flow, plan: Plan, config: str | Path) -> RunRecord:
         config=str(Path(config).resolve()),
         started=now(),
         jobs=jobs,
+        plan_hash=plan_digest(plan),
+        flow_json=json.dumps(flow.as_dict(), cls=MontyEncoder),
     )
+
+
+def _resume_problem(previous: RunRecord | None, plan: Plan, book: RunBook) -> str | None:
+    """Why the run recorded in ``output_dir`` cannot be resumed (None: it can)."""
+    where = plan.output_dir
+    if previous is None:
+        return (
+            f"{where} holds a run that is not in the store {book.folder}: run with the store "
+            f"it used (--store / ${STORE_ENV}) to resume it, or choose another output_dir"
+        )
+    if previous.state == "COMPLETED":
+        return (
+            f"{where} holds the completed run '{previous.name}' (finished {previous.finished}); "
+            "its files stay as its store records them: choose another output_dir (or delete "
+            "this folder) to run again"
+        )
+    if previous.plan_hash != plan_digest(plan):
+        return (
+            f"{where} holds an unfinished run of a different config: run the same config "
+            "to resume it, or choose another output_dir"
+        )
+    return None
+
+
+def _resume_or_start(plan: Plan, config: str | Path, book: RunBook) -> tuple[RunRecord, Flow]:
+    """The unfinished run recorded in ``output_dir`` (same flow, same uuids), or a new one.
+
+    Refuses (ConfigError) to write into a folder whose files belong to a completed run or
+    to another config: store documents point at those files.
+    """
+    marker = plan.output_dir / RUN_MARKER
+    if not marker.is_file():
+        flow = DistillationMaker.from_plan(plan).make(plan.output_dir)
+        return _record(flow, plan, config), flow
+    previous = book.get(json.loads(marker.read_text())["run_id"])
+    problem = _resume_problem(previous, plan, book)
+    if problem or previous is None or previous.flow_json is None:
+        raise ConfigError([problem or f"{marker}: the run record has no flow to resume"])
+    logger.info("resuming run %s (%s) in %s", previous.name, previous.run_id, plan.output_dir)
+    previous.state, previous.error = "RUNNING", None
+    return previous, cast(Flow, Flow.from_dict(json.loads(previous.flow_json)))
+
+
+def _without_finished(flow: Flow, store: JobStore) -> Flow:
+    """``flow`` minus the jobs whose outputs are already in the store.
+
+    The remaining jobs still reference the finished ones; those references resolve from
+    the store when the jobs run.
+    """
+    store.connect()
+    done = completed_uuids(store, list(flow.job_uuids))
+    if done:
+        logger.info("%d of %d stages already finished: not run again", len(done), len(flow))
+        flow.remove_jobs([i for i, j in enumerate(flow.jobs) if j.uuid in done])
+    return flow
 
 
 def run(config: str | Path, store_path: str | Path | None = None) -> RunSummary:
@@ -45,24 +129,24 @@ def run(config: str | Path, store_path: str | Path | None = None) -> RunSummary:
 
     The run is recorded in the store's ``runs`` collection (for ``pyacemaker status``)
     as COMPLETED or FAILED; a failure raises RuntimeError after the record is saved.
+    Started again on the same config and output_dir after a kill or a failure, it
+    resumes: finished stages are not run again, and inside a labelling stage finished
+    calculations are reused from their checkpoints.
     """
-    plan = plan_from_file(config)
-    try:  # before any DFT is spent: a foundation that cannot be loaded stops the run now
-        resolve_foundation(plan.teacher.foundation)
-    except FoundationModelError as exc:
-        raise ConfigError([str(exc)]) from None
-    plan.write(plan.output_dir / "plan.yaml")
-    flow = DistillationMaker.from_plan(plan).make(plan.output_dir)
+    plan = checked_plan(config)
     store, book = job_store(store_path), RunBook(store_path)
-    record = _record(flow, plan, config)
+    record, flow = _resume_or_start(plan, config, book)
+    plan.write(plan.output_dir / "plan.yaml")
     book.save(record)
+    (plan.output_dir / RUN_MARKER).write_text(json.dumps({"run_id": record.run_id}))
+    report_uuid = flow.jobs[-1].uuid
     logger.info("run %s: %d stages, outputs in %s", plan.name, len(record.jobs), plan.output_dir)
     start = time.perf_counter()
-    responses = run_locally(flow, store=store, ensure_success=False, log=False)
-    record.wall_time_s = time.perf_counter() - start
+    todo = _without_finished(flow, store)  # its references to finished jobs are external
+    run_locally(todo, store=store, ensure_success=False, log=False, allow_external_references=True)
+    record.wall_time_s = (record.wall_time_s or 0.0) + time.perf_counter() - start
     record.finished = now()
-    report_uuid = flow.jobs[-1].uuid
-    if report_uuid not in responses:
+    if not completed_uuids(store, [report_uuid]):
         record.state, record.error = "FAILED", "a stage failed; see `pyacemaker status`"
         book.save(record)
         raise RuntimeError(f"run {plan.name} failed; `pyacemaker status` shows which stage")

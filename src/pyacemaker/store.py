@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from jobflow import JobStore
 from maggma.stores import MontyStore
@@ -61,6 +61,8 @@ class RunRecord(BaseModel):
     wall_time_s: float | None = None
     error: str | None = None
     jobs: list[JobEntry]
+    plan_hash: str | None = None  # a resumed run must have been started from the same plan
+    flow_json: str | None = None  # the serialised flow: a resumed run reloads the same jobs
 
 
 def now() -> str:
@@ -73,17 +75,32 @@ class RunBook:
 
     def __init__(self, path: str | Path | None = None) -> None:
         """Open (and create if needed) the collection in the store folder."""
-        self.store = _monty("runs", store_dir(path))
+        self.folder = store_dir(path)
+        self.store = _monty("runs", self.folder)
         self.store.connect()
 
     def save(self, record: RunRecord) -> None:
         """Insert or update a run record."""
         self.store.update([record.model_dump()], key="run_id")
 
+    def get(self, run_id: str) -> RunRecord | None:
+        """The record of one run, or None if this store never saw it."""
+        doc = self.store.query_one({"run_id": run_id})
+        return None if doc is None else RunRecord.model_validate(_without_id(doc))
+
     def all(self) -> list[RunRecord]:
         """Every recorded run, oldest first."""
         docs = self.store.query({}, sort={"started": 1})
-        return [RunRecord.model_validate({k: v for k, v in d.items() if k != "_id"}) for d in docs]
+        return [RunRecord.model_validate(_without_id(d)) for d in docs]
+
+
+def _without_id(doc: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in doc.items() if k != "_id"}
+
+
+def completed_uuids(store: JobStore, uuids: list[str]) -> set[str]:
+    """The jobs among ``uuids`` whose output is in the store (they finished)."""
+    return {u for u in uuids if store.query_one({"uuid": u}, properties=["uuid"])}
 
 
 def job_states(record: RunRecord, store: JobStore) -> list[tuple[str, str]]:
@@ -93,7 +110,7 @@ def job_states(record: RunRecord, store: JobStore) -> list[tuple[str, str]]:
     parents all completed is the one that FAILED and the rest did NOT RUN; in a run
     still going, they are WAITING.
     """
-    done = {e.uuid for e in record.jobs if store.query_one({"uuid": e.uuid}, properties=["uuid"])}
+    done = completed_uuids(store, [e.uuid for e in record.jobs])
     states = []
     for entry in record.jobs:
         if entry.uuid in done:

@@ -1,0 +1,41 @@
+"""A slow, counting EMT: an oracle whose every calculation leaves a line in a log file.
+
+Subprocess runs name it in their config (``oracle.engine: tests.counting.CountingEMT``),
+so a test can tell exactly which structures were computed, and how often, across a
+killed and a resumed run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from ase import Atoms
+from ase.calculators.emt import EMT
+
+
+def structure_key(atoms: Atoms) -> str:
+    """Short hash of numbers, cell and positions (rounded as extxyz files keep them)."""
+    digest = hashlib.sha256(atoms.numbers.tobytes())
+    for array in (atoms.cell.array, atoms.positions):
+        digest.update(np.round(np.asarray(array, dtype=float), 5).tobytes())
+    return digest.hexdigest()[:16]
+
+
+class CountingEMT(EMT):  # type: ignore[misc]
+    """EMT that sleeps ``delay`` s and appends the structure's key to ``log`` once per instance."""
+
+    def __init__(self, log: str, delay: float = 0.0, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.log, self.delay, self.counted = Path(log), delay, False
+
+    def calculate(self, atoms: Atoms | None = None, *args: Any, **kwargs: Any) -> None:
+        super().calculate(atoms, *args, **kwargs)
+        if not self.counted and atoms is not None:
+            time.sleep(self.delay)
+            with self.log.open("a") as fh:
+                fh.write(structure_key(atoms) + "\n")
+            self.counted = True

@@ -1,0 +1,86 @@
+"""``pyacemaker run`` killed (SIGKILL) inside a labelling stage, then started again.
+
+The resumed run continues from its store: finished stages are not rerun, the
+labelling stage reuses its finished calculations from their checkpoints (each
+structure is computed exactly once, counted by the oracle itself), and every job
+output of the run is in the store at the end.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from ase.io import read
+
+from pyacemaker.config.errors import ConfigError
+from pyacemaker.runner import run
+from pyacemaker.store import RunBook, completed_uuids, job_state_table, job_store
+
+from .conftest import MINI_EMT, write_config
+from .counting import structure_key
+
+ROOT = Path(__file__).resolve().parents[1]
+KILL_AFTER = 3  # finished calculations of dft_train before the kill
+
+
+def run_env() -> dict[str, str]:
+    """Environment of a ``pyacemaker run`` subprocess that can import this repository."""
+    path = os.pathsep.join([str(ROOT / "src"), str(ROOT), os.environ.get("PYTHONPATH", "")])
+    return {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1"}
+
+
+def kill_inside_labelling(config: Path, store: Path, calculations: Path) -> int:
+    """Start a run, SIGKILL it once ``KILL_AFTER`` checkpoints exist; return how many did."""
+    cmd = [sys.executable, "-m", "pyacemaker.cli", "run", str(config), "--store", str(store)]
+    proc = subprocess.Popen(cmd, env=run_env(), start_new_session=True)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        done = list(calculations.glob("calc_*.label.json"))
+        if len(done) >= KILL_AFTER:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+            return len(list(calculations.glob("calc_*.label.json")))
+        time.sleep(0.02)
+    pytest.fail(f"the run ended (code {proc.poll()}) before {KILL_AFTER} calculations finished")
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_without_repeating_calculations(tmp_path: Path) -> None:
+    log = tmp_path / "oracle_calls.log"
+    oracle = {"engine": "tests.counting.CountingEMT", "kwargs": {"log": str(log), "delay": 0.25}}
+    out, store = tmp_path / "out", tmp_path / "store"
+    config = write_config(tmp_path, {**MINI_EMT, "oracle": oracle, "output_dir": str(out)})
+    calculations = out / "03_dft_train" / "calculations"
+
+    finished_before = kill_inside_labelling(config, store, calculations)
+    (record,) = RunBook(store).all()
+    assert record.state == "RUNNING"  # killed: nobody could record an end
+    assert not (out / "03_dft_train" / "labelled.xyz").exists()  # killed inside the stage
+
+    summary = run(config, store_path=store)  # the same command again: resumes
+
+    (resumed,) = RunBook(store).all()
+    assert resumed.run_id == record.run_id and resumed.state == "COMPLETED"
+    docs = job_store(store)
+    docs.connect()
+    train = docs.get_output(next(j.uuid for j in record.jobs if j.name == "dft_train"))
+    assert train["n_reused"] >= finished_before >= KILL_AFTER
+    assert train["n_labelled"] == MINI_EMT["sampling"]["n_train"]
+    # Each training structure went through the oracle exactly once over both processes.
+    calls = collections.Counter(log.read_text().split())
+    keys = [structure_key(a) for a in read(out / "03_dft_train" / "labelled.xyz", ":")]
+    assert [calls[k] for k in keys] == [1] * len(keys)
+    # Every job of the run has its output in the store; the potential and report exist.
+    assert completed_uuids(docs, [j.uuid for j in record.jobs]) == {j.uuid for j in record.jobs}
+    assert Path(summary.potential["yace"]).is_file() and Path(summary.metrics_file).is_file()
+    assert all(line.endswith("COMPLETED") for line in job_state_table([resumed], store)[1:])
+
+    with pytest.raises(ConfigError, match="completed run"):
+        run(config, store_path=store)  # a finished run's files are never overwritten
