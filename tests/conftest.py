@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 import yaml
 
+from .services import fireworks_site, mongo_server, slurm_cluster  # noqa: F401  (fixtures)
+
 warnings.filterwarnings("ignore", category=FutureWarning)
 
 MINI_EMT: dict[str, Any] = {

@@ -18,6 +18,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -228,3 +229,98 @@ def slurm_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Slurm]:
         yield Slurm(root, env)
     finally:
         stop(procs)
+
+
+# --- a FireWorks site on the test server ---------------------------------------------------
+
+REPO = Path(__file__).resolve().parents[1]
+END_STATES = {"COMPLETED", "FIZZLED", "DEFUSED"}
+
+
+def worker_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """Environment of worker processes: this repository importable, one thread per engine."""
+    path = os.pathsep.join([str(REPO / "src"), str(REPO), os.environ.get("PYTHONPATH", "")])
+    return {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1", **(extra or {})}
+
+
+@dataclass
+class FireWorksSite:
+    """Config files written by ``pyacemaker fw-config`` for one fresh database, and workers."""
+
+    folder: Path
+    mongo: Mongo
+    database: str
+    procs: list[subprocess.Popen[bytes]]
+
+    @property
+    def launchpad_file(self) -> Path:
+        """``my_launchpad.yaml`` of this site."""
+        return self.folder / "my_launchpad.yaml"
+
+    @property
+    def env(self) -> dict[str, str]:
+        """What a worker needs: the job store file and an importable pyacemaker."""
+        return worker_env({"JOBFLOW_CONFIG_FILE": str(self.folder / "jobflow.yaml")})
+
+    def launchpad(self) -> Any:
+        """A connected FireWorks LaunchPad."""
+        from pyacemaker.cluster.config import load_launchpad
+
+        return load_launchpad(self.launchpad_file)
+
+    def db(self) -> Any:
+        """The pymongo database of launchpad and job store."""
+        import pymongo
+
+        return pymongo.MongoClient(self.mongo.uri)[self.database]
+
+    def rlaunch(self, *args: str, fworker: str = "my_fworker") -> subprocess.Popen[bytes]:
+        """Start ``rlaunch -c <folder> -w <fworker>.yaml ARGS`` in its own process group."""
+        launches = self.folder / "launches"
+        launches.mkdir(exist_ok=True)
+        cmd = [_tool("rlaunch"), "-c", str(self.folder), "-w", str(self.folder / f"{fworker}.yaml")]
+        log = (self.folder / f"rlaunch_{len(self.procs)}.log").open("wb")
+        proc = subprocess.Popen(
+            [*cmd, *args],
+            cwd=launches,
+            env=self.env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        self.procs.append(proc)
+        return proc
+
+    def wait_workflows(self, timeout: float = 300) -> list[dict[str, Any]]:
+        """Wait until every workflow has ended; fail unless all COMPLETED (with worker logs)."""
+        deadline = time.monotonic() + timeout
+        workflows: list[dict[str, Any]] = []
+        while time.monotonic() < deadline:
+            workflows = list(self.db()["workflows"].find({}, {"state": 1, "name": 1}))
+            if workflows and all(w["state"] in END_STATES for w in workflows):
+                break
+            time.sleep(0.5)
+        if workflows and all(w["state"] == "COMPLETED" for w in workflows):
+            return workflows
+        logs = "\n".join(p.read_text()[-3000:] for p in self.folder.glob("rlaunch_*.log"))
+        pytest.fail(f"workflows {[(w['name'], w['state']) for w in workflows]}:\n{logs}")
+
+
+@pytest.fixture
+def fireworks_site(mongo_server: Mongo, tmp_path: Path) -> Iterator[FireWorksSite]:
+    """A fresh database on the test server with its launchpad, job store and fworker files."""
+    from pyacemaker.cluster.config import ServerSettings, write_config_files
+
+    database = f"{mongo_server.database}_{uuid.uuid4().hex[:6]}"
+    folder = tmp_path / "fw_config"
+    server = ServerSettings(host=mongo_server.host, port=mongo_server.port, database=database)
+    write_config_files(folder, server)
+    site = FireWorksSite(folder, mongo_server, database, [])
+    site.launchpad().reset("", require_password=False)
+    try:
+        yield site
+    finally:
+        for proc in site.procs:  # our workers only, by process group
+            if proc.poll() is None:
+                os.killpg(proc.pid, 9)
+                proc.wait()

@@ -28,6 +28,14 @@ from .counting import structure_key
 
 ROOT = Path(__file__).resolve().parents[1]
 KILL_AFTER = 3  # finished calculations of dft_train before the kill
+# MINI_EMT with the validation suite and the fits cut down: the resume is the point here.
+QUICK = {
+    **MINI_EMT,
+    "teacher": {**MINI_EMT["teacher"], "max_num_epochs": 10},
+    "pool": {**MINI_EMT["pool"], "steps": 60},
+    "ace": {"n_functions": 15, "max_iter": 30, "delta_max_iter": 20},
+    "validation": {"phonons": False, "elastic": False, "md": False},
+}
 
 
 def run_env() -> dict[str, str]:
@@ -54,9 +62,9 @@ def kill_inside_labelling(config: Path, store: Path, calculations: Path) -> int:
 @pytest.mark.slow
 def test_killed_run_resumes_without_repeating_calculations(tmp_path: Path) -> None:
     log = tmp_path / "oracle_calls.log"
-    oracle = {"engine": "tests.counting.CountingEMT", "kwargs": {"log": str(log), "delay": 0.25}}
+    oracle = {"engine": "tests.counting.CountingEMT", "kwargs": {"log": str(log), "delay": 0.2}}
     out, store = tmp_path / "out", tmp_path / "store"
-    config = write_config(tmp_path, {**MINI_EMT, "oracle": oracle, "output_dir": str(out)})
+    config = write_config(tmp_path, {**QUICK, "oracle": oracle, "output_dir": str(out)})
     calculations = out / "03_dft_train" / "calculations"
 
     finished_before = kill_inside_labelling(config, store, calculations)

@@ -1,4 +1,4 @@
-"""Command line: ``pyacemaker run | validate | validate-potential | status | doctor``."""
+"""Command line: pyacemaker run, submit, validate, validate-potential, status, fw-config, doctor."""
 
 from __future__ import annotations
 
@@ -13,15 +13,20 @@ from pyacemaker.config.errors import ConfigError
 LOG_FORMAT = "%(asctime)s %(message)s"
 
 
+def _problems(lines: list[str]) -> int:
+    """Print each problem as an ``error:`` line; the exit code of a refused command."""
+    for line in lines:
+        print(f"error: {line}", file=sys.stderr)
+    return 1
+
+
 def _validate(args: argparse.Namespace) -> int:
     from pyacemaker.runner import plan_from_file
 
     try:
         plan = plan_from_file(args.config)
     except ConfigError as exc:
-        for line in exc.problems:
-            print(f"error: {line}", file=sys.stderr)
-        return 1
+        return _problems(exc.problems)
     print(f"OK: {args.config} is valid ({', '.join(plan.elements)}; outputs in {plan.output_dir})")
     for note in plan.notes:
         print(f"  - {note}")
@@ -34,20 +39,49 @@ def _run(args: argparse.Namespace) -> int:
     try:
         summary = run(args.config, args.store)
     except ConfigError as exc:
-        for line in exc.problems:
-            print(f"error: {line}", file=sys.stderr)
-        return 1
+        return _problems(exc.problems)
     except RuntimeError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return _problems([str(exc)])
     with open(summary.summary_file) as fh:
         print(fh.read())
+    return 0
+
+
+def _submit(args: argparse.Namespace) -> int:
+    from pyacemaker.cluster.submit import submit_flow
+    from pyacemaker.flows.distill import DistillationMaker
+    from pyacemaker.runner import checked_plan
+
+    try:
+        plan = checked_plan(args.config)
+    except ConfigError as exc:
+        return _problems(exc.problems)
+    plan.write(plan.output_dir / "plan.yaml")
+    sub = submit_flow(DistillationMaker.from_plan(plan).make(plan.output_dir), args.launchpad)
+    print(f"submitted {sub.name}: {len(sub.fw_ids)} fireworks, run {sub.run_id}")
+    print("start workers with `rlaunch rapidfire` or `qlaunch rapidfire` (docs/scale-out.md)")
+    return 0
+
+
+def _fw_config(args: argparse.Namespace) -> int:
+    from pyacemaker.cluster.config import ServerSettings, write_config_files
+
+    server = ServerSettings(host=args.host, port=args.port, database=args.database)
+    for name, path in write_config_files(args.folder, server, args.partition).items():
+        print(f"wrote {name}: {path}")
     return 0
 
 
 def _status(args: argparse.Namespace) -> int:
     from pyacemaker.store import RunBook, job_state_table
 
+    if args.launchpad:
+        from pyacemaker.cluster.config import load_launchpad
+        from pyacemaker.cluster.status import launchpad_state_table
+
+        lines = launchpad_state_table(load_launchpad(args.launchpad))
+        print("\n".join(lines) if lines else "no workflows on this launchpad")
+        return 0
     runs = RunBook(args.store).all()
     if not runs:
         print("no runs recorded in this store")
@@ -122,6 +156,24 @@ def _add_validate_potential(sub: Any) -> None:
     p.set_defaults(func=_validate_potential)
 
 
+def _add_cluster_commands(sub: Any) -> None:
+    p = sub.add_parser("submit", help="add the run's flow to a FireWorks launchpad")
+    p.add_argument("config", help="YAML config file")
+    p.add_argument("--launchpad", help="my_launchpad.yaml (default: $LAUNCHPAD_FILE, FW_config)")
+    p.set_defaults(func=_submit)
+    p = sub.add_parser("status", help="list runs (or launchpad workflows) and each stage's state")
+    p.add_argument("--store", help="embedded store folder ($PYACEMAKER_STORE)")
+    p.add_argument("--launchpad", help="my_launchpad.yaml: show its workflows and fireworks")
+    p.set_defaults(func=_status)
+    p = sub.add_parser("fw-config", help="write FireWorks/jobflow config files for a MongoDB")
+    p.add_argument("folder", help="where to write them (give it to rlaunch/qlaunch with -c)")
+    p.add_argument("--host", default="localhost", help="MongoDB host")
+    p.add_argument("--port", type=int, default=27017, help="MongoDB port")
+    p.add_argument("--database", default="pyacemaker", help="database for fireworks and outputs")
+    p.add_argument("--partition", help="Slurm partition for my_qadapter.yaml")
+    p.set_defaults(func=_fw_config)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (separate so tests and docs can inspect it)."""
     parser = argparse.ArgumentParser(prog="pyacemaker", description=__doc__)
@@ -135,9 +187,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.set_defaults(func=func)
     sub.choices["run"].add_argument("--store", help="embedded store folder ($PYACEMAKER_STORE)")
     _add_validate_potential(sub)
-    p = sub.add_parser("status", help="list runs and the state of each stage")
-    p.add_argument("--store", help="embedded store folder ($PYACEMAKER_STORE)")
-    p.set_defaults(func=_status)
+    _add_cluster_commands(sub)
     sub.add_parser("doctor", help="run each engine for real and report fixes").set_defaults(
         func=_doctor
     )

@@ -15,6 +15,7 @@ from jobflow.managers.fireworks import flow_to_workflow
 from pydantic import BaseModel
 
 from pyacemaker.cluster.config import load_launchpad
+from pyacemaker.cluster.firetask import convert_tasks
 
 logger = logging.getLogger("pyacemaker")
 
@@ -54,9 +55,9 @@ def submit_flow(flow: Flow, launchpad: str | Path | None = None) -> Submission:
     runs each job (``$JOBFLOW_CONFIG_FILE``), not serialised into the workflow.
     """
     lpad = load_launchpad(launchpad)
-    workflow = flow_to_workflow(route(flow), metadata={"run_id": flow.uuid})
-    mapping = lpad.add_wf(workflow)
+    workflow = convert_tasks(flow_to_workflow(route(flow), metadata={"run_id": flow.uuid}))
     job_of_fw = {fw.fw_id: fw.tasks[0]["job"].uuid for fw in workflow.fws}
+    mapping = lpad.add_wf(workflow)  # provisional (negative) id -> id on the launchpad
     fw_ids = {job_of_fw[old]: new for old, new in mapping.items()}
     logger.info("submitted %s: %d fireworks (run %s)", flow.name, len(fw_ids), flow.uuid)
     return Submission(run_id=flow.uuid, name=flow.name, fw_ids=fw_ids)
