@@ -20,12 +20,12 @@ from jobflow.managers.fireworks import JobFiretask
 from monty.json import MontyEncoder
 
 
-@explicit_serialize  # type: ignore[misc]
-class PydanticJobFiretask(JobFiretask):  # type: ignore[misc]
+@explicit_serialize
+class PydanticJobFiretask(JobFiretask):
     """Run a jobflow job; identical to ``JobFiretask`` except for the serialisation."""
 
-    @serialize_fw  # type: ignore[misc]
-    @recursive_serialize  # type: ignore[misc]
+    @serialize_fw  # type: ignore[untyped-decorator]
+    @recursive_serialize  # type: ignore[untyped-decorator]
     def to_dict(self) -> dict[str, Any]:
         """The task with its job encoded by ``MontyEncoder`` (pydantic fields kept)."""
         d = dict(self)
@@ -34,7 +34,7 @@ class PydanticJobFiretask(JobFiretask):  # type: ignore[misc]
 
     def run_task(self, fw_spec: dict[str, Any]) -> FWAction:
         """Run the job; fireworks it creates use this task too."""
-        action: FWAction = super().run_task(fw_spec)
+        action: FWAction = super().run_task(fw_spec)  # type: ignore[no-untyped-call]
         for workflow in [*(action.detours or []), *(action.additions or [])]:
             convert_tasks(workflow)
         return action
