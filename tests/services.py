@@ -240,7 +240,9 @@ END_STATES = {"COMPLETED", "FIZZLED", "DEFUSED"}
 def worker_env(extra: dict[str, str] | None = None) -> dict[str, str]:
     """Environment of worker processes: this repository importable, one thread per engine."""
     path = os.pathsep.join([str(REPO / "src"), str(REPO), os.environ.get("PYTHONPATH", "")])
-    return {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1", **(extra or {})}
+    bins = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    env = {"PYTHONPATH": path, "PATH": bins, "OMP_NUM_THREADS": "1"}  # rlaunch on PATH in jobs
+    return {**os.environ, **env, **(extra or {})}
 
 
 @dataclass

@@ -10,6 +10,7 @@ files for one server, the same set ``fw_config/`` documents as templates.
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -83,8 +84,14 @@ def job_store_from_file(path: str | Path | None = None) -> JobStore:
 
 
 def qadapter_spec(config_dir: Path, partition: str | None, walltime: str) -> dict[str, Any]:
-    """``my_qadapter.yaml``: Slurm jobs that run ``rlaunch rapidfire`` with these files."""
-    rocket = f"rlaunch -c {config_dir} rapidfire"
+    """``my_qadapter.yaml``: Slurm jobs that run ``rlaunch rapidfire`` with these files.
+
+    ``rlaunch`` is named by its path in this Python's environment when it is there, so
+    the batch job does not depend on the job's ``PATH``.
+    """
+    local = Path(sys.executable).parent / "rlaunch"
+    rlaunch = str(local) if local.is_file() else "rlaunch"
+    rocket = f"{rlaunch} -c {config_dir} rapidfire"
     return {
         "_fw_name": "CommonAdapter",
         "_fw_q_type": "SLURM",
