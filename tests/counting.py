@@ -1,4 +1,4 @@
-"""A slow, counting EMT: an oracle whose every calculation leaves a line in a log file.
+"""A slow, counting EMT oracle, and a quick EMT pipeline config, for the scale-out tests.
 
 Subprocess runs name it in their config (``oracle.engine: tests.counting.CountingEMT``),
 so a test can tell exactly which structures were computed, and how often, across a
@@ -15,6 +15,18 @@ from typing import Any
 import numpy as np
 from ase import Atoms
 from ase.calculators.emt import EMT
+
+from .conftest import MINI_EMT
+
+# MINI_EMT with the validation suite and the fits cut down, for tests where the pipeline
+# only has to run through (resume, FireWorks, queries), not to give a good potential.
+QUICK_EMT: dict[str, Any] = {
+    **MINI_EMT,
+    "teacher": {**MINI_EMT["teacher"], "max_num_epochs": 10},
+    "pool": {**MINI_EMT["pool"], "steps": 60},
+    "ace": {"n_functions": 15, "max_iter": 30, "delta_max_iter": 20},
+    "validation": {"phonons": False, "elastic": False, "md": False},
+}
 
 
 def structure_key(atoms: Atoms) -> str:

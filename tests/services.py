@@ -308,21 +308,31 @@ class FireWorksSite:
         pytest.fail(f"workflows {[(w['name'], w['state']) for w in workflows]}:\n{logs}")
 
 
+def make_site(mongo: Mongo, folder: Path) -> FireWorksSite:
+    """Config files for a fresh database on the test server, and its reset launchpad."""
+    from pyacemaker.cluster.config import ServerSettings, write_config_files
+
+    database = f"{mongo.database}_{uuid.uuid4().hex[:6]}"
+    server = ServerSettings(host=mongo.host, port=mongo.port, database=database)
+    write_config_files(folder, server)
+    site = FireWorksSite(folder, mongo, database, [])
+    site.launchpad().reset("", require_password=False)
+    return site
+
+
+def stop_workers(site: FireWorksSite) -> None:
+    """SIGKILL the workers this site started that still run (by their process group)."""
+    for proc in site.procs:
+        if proc.poll() is None:
+            os.killpg(proc.pid, 9)
+            proc.wait()
+
+
 @pytest.fixture
 def fireworks_site(mongo_server: Mongo, tmp_path: Path) -> Iterator[FireWorksSite]:
     """A fresh database on the test server with its launchpad, job store and fworker files."""
-    from pyacemaker.cluster.config import ServerSettings, write_config_files
-
-    database = f"{mongo_server.database}_{uuid.uuid4().hex[:6]}"
-    folder = tmp_path / "fw_config"
-    server = ServerSettings(host=mongo_server.host, port=mongo_server.port, database=database)
-    write_config_files(folder, server)
-    site = FireWorksSite(folder, mongo_server, database, [])
-    site.launchpad().reset("", require_password=False)
+    site = make_site(mongo_server, tmp_path / "fw_config")
     try:
         yield site
     finally:
-        for proc in site.procs:  # our workers only, by process group
-            if proc.poll() is None:
-                os.killpg(proc.pid, 9)
-                proc.wait()
+        stop_workers(site)

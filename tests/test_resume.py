@@ -24,18 +24,11 @@ from pyacemaker.runner import run
 from pyacemaker.store import RunBook, completed_uuids, job_state_table, job_store
 
 from .conftest import MINI_EMT, write_config
+from .counting import QUICK_EMT as QUICK
 from .counting import structure_key
 
 ROOT = Path(__file__).resolve().parents[1]
 KILL_AFTER = 3  # finished calculations of dft_train before the kill
-# MINI_EMT with the validation suite and the fits cut down: the resume is the point here.
-QUICK = {
-    **MINI_EMT,
-    "teacher": {**MINI_EMT["teacher"], "max_num_epochs": 10},
-    "pool": {**MINI_EMT["pool"], "steps": 60},
-    "ace": {"n_functions": 15, "max_iter": 30, "delta_max_iter": 20},
-    "validation": {"phonons": False, "elastic": False, "md": False},
-}
 
 
 def run_env() -> dict[str, str]:
