@@ -22,9 +22,9 @@ from .conftest import MINI_EMT
 # only has to run through (resume, FireWorks, queries), not to give a good potential.
 QUICK_EMT: dict[str, Any] = {
     **MINI_EMT,
-    "teacher": {**MINI_EMT["teacher"], "max_num_epochs": 10},
-    "pool": {**MINI_EMT["pool"], "steps": 60},
-    "ace": {"n_functions": 15, "max_iter": 30, "delta_max_iter": 20},
+    "teacher": {**MINI_EMT["teacher"], "max_num_epochs": 5},
+    "pool": {**MINI_EMT["pool"], "temperatures": [500], "steps": 40},
+    "ace": {"n_functions": 10, "max_iter": 15, "delta_max_iter": 10},
     "validation": {"phonons": False, "elastic": False, "md": False},
 }
 

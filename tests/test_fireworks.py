@@ -15,12 +15,13 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 from ase import Atoms
 from ase.build import bulk
 from ase.io import write
 from jobflow import Flow, Job
 
-from pyacemaker.cluster.config import job_store_from_file
+from pyacemaker.cluster.config import ServerSettings, job_store_from_file, write_config_files
 from pyacemaker.cluster.submit import category_of, submit_flow
 from pyacemaker.dft import QESettings
 from pyacemaker.dft.jobs import LabelMaker, PwStaticMaker
@@ -141,3 +142,23 @@ def test_failed_dft_firework_is_rerun_with_healed_parameters(
     assert final["settings"]["walltime"] > 0.2  # healed: ×2 per kill, past job 1's ladder
     assert len(list((tmp_path / "calc").glob("attempt_*"))) == len(fws)
     assert first is None or first != final
+
+
+def test_fw_config_templates_load_and_match_what_fw_config_writes(tmp_path: Path) -> None:
+    from fireworks import FWorker, LaunchPad
+    from fireworks.user_objects.queue_adapters.common_adapter import CommonAdapter
+
+    templates = Path(__file__).resolve().parents[1] / "fw_config"
+    for name, path in write_config_files(tmp_path, ServerSettings()).items():
+        assert (
+            yaml.safe_load((templates / name).read_text()).keys()
+            == yaml.safe_load(path.read_text()).keys()
+        ), name
+    assert LaunchPad.from_file(str(templates / "my_launchpad.yaml")).name == "pyacemaker"
+    assert FWorker.from_file(str(templates / "my_fworker_gpu.yaml")).category == ["train"]
+    adapter = CommonAdapter.from_file(str(templates / "my_qadapter.yaml"))
+    script = adapter.get_script_str(str(tmp_path))
+    assert "#SBATCH --nodes=1" in script and "rlaunch -c /path/to/fw_config rapidfire" in script
+    store = job_store_from_file(templates / "jobflow.yaml")
+    assert store.docs_store.collection_name == "outputs"
+    assert type(store.additional_stores["data"]).__name__ == "GridFSStore"

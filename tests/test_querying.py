@@ -28,6 +28,8 @@ from .conftest import write_config
 from .counting import QUICK_EMT
 from .services import Mongo, make_site, stop_workers
 
+pytestmark = pytest.mark.slow  # one quick pipeline run through FireWorks (about 1-2 min)
+
 SI = {"pseudopotentials": {"Si": "Si.pbe-rrkj.UPF"}, "ecutwfc": 20.0, "kspacing": 0.8}
 
 
