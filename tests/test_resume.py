@@ -21,7 +21,7 @@ from ase.io import read
 
 from pyacemaker.config.errors import ConfigError
 from pyacemaker.runner import run
-from pyacemaker.store import RunBook, completed_uuids, job_state_table, job_store
+from pyacemaker.store import RunBook, RunRecord, completed_uuids, job_state_table, job_store
 
 from .conftest import MINI_EMT, write_config
 from .counting import QUICK_EMT as QUICK
@@ -85,3 +85,29 @@ def test_killed_run_resumes_without_repeating_calculations(tmp_path: Path) -> No
 
     with pytest.raises(ConfigError, match="completed run"):
         run(config, store_path=store)  # a finished run's files are never overwritten
+
+
+def test_a_folder_of_another_run_is_not_overwritten(tmp_path: Path) -> None:
+    """Files in output_dir belong to the run named in run.json: a different config, or a
+    run from another store, is refused before anything is written."""
+    out, store = tmp_path / "out", tmp_path / "store"
+    config = write_config(tmp_path, {**QUICK, "output_dir": str(out)})
+    out.mkdir()
+    (out / "run.json").write_text('{"run_id": "elsewhere", "store": "/old/store"}')
+    with pytest.raises(ConfigError, match="/old/store"):
+        run(config, store_path=store)
+    other = RunRecord(
+        run_id="r1",
+        name="x",
+        output_dir=str(out),
+        config="c",
+        started="t",
+        jobs=[],
+        plan_hash="another plan",
+        flow_json="{}",
+    )
+    RunBook(store).save(other)
+    (out / "run.json").write_text('{"run_id": "r1"}')
+    with pytest.raises(ConfigError, match="different config"):
+        run(config, store_path=store)
+    assert sorted(p.name for p in out.iterdir()) == ["run.json"]  # not even plan.yaml

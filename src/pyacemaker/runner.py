@@ -69,13 +69,14 @@ def _record(flow: Flow, plan: Plan, config: str | Path) -> RunRecord:
     )
 
 
-def _resume_problem(previous: RunRecord | None, plan: Plan, book: RunBook) -> str | None:
+def _resume_problem(previous: RunRecord | None, plan: Plan, marker: dict[str, str]) -> str | None:
     """Why the run recorded in ``output_dir`` cannot be resumed (None: it can)."""
     where = plan.output_dir
     if previous is None:
         return (
-            f"{where} holds a run that is not in the store {book.folder}: run with the store "
-            f"it used (--store / ${STORE_ENV}) to resume it, or choose another output_dir"
+            f"{where} holds a run recorded in the store {marker.get('store')}, not in this "
+            f"one: run with that store (--store / ${STORE_ENV}) to resume it, or choose "
+            "another output_dir"
         )
     if previous.state == "COMPLETED":
         return (
@@ -101,8 +102,9 @@ def _resume_or_start(plan: Plan, config: str | Path, book: RunBook) -> tuple[Run
     if not marker.is_file():
         flow = DistillationMaker.from_plan(plan).make(plan.output_dir)
         return _record(flow, plan, config), flow
-    previous = book.get(json.loads(marker.read_text())["run_id"])
-    problem = _resume_problem(previous, plan, book)
+    recorded = json.loads(marker.read_text())
+    previous = book.get(recorded["run_id"])
+    problem = _resume_problem(previous, plan, recorded)
     if problem or previous is None or previous.flow_json is None:
         raise ConfigError([problem or f"{marker}: the run record has no flow to resume"])
     logger.info("resuming run %s (%s) in %s", previous.name, previous.run_id, plan.output_dir)
@@ -138,7 +140,8 @@ def run(config: str | Path, store_path: str | Path | None = None) -> RunSummary:
     record, flow = _resume_or_start(plan, config, book)
     plan.write(plan.output_dir / "plan.yaml")
     book.save(record)
-    (plan.output_dir / RUN_MARKER).write_text(json.dumps({"run_id": record.run_id}))
+    marker = {"run_id": record.run_id, "store": str(book.folder)}
+    (plan.output_dir / RUN_MARKER).write_text(json.dumps(marker))
     report_uuid = flow.jobs[-1].uuid
     logger.info("run %s: %d stages, outputs in %s", plan.name, len(record.jobs), plan.output_dir)
     start = time.perf_counter()
