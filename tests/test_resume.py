@@ -83,8 +83,13 @@ def test_killed_run_resumes_without_repeating_calculations(tmp_path: Path) -> No
     assert Path(summary.potential["yace"]).is_file() and Path(summary.metrics_file).is_file()
     assert all(line.endswith("COMPLETED") for line in job_state_table([resumed], store)[1:])
 
-    with pytest.raises(ConfigError, match="completed run"):
-        run(config, store_path=store)  # a finished run's files are never overwritten
+    calls_before = log.read_text()
+    again = run(config, store_path=store)  # completed: nothing is computed, same summary
+    assert again == summary and log.read_text() == calls_before
+    changed = {**QUICK, "seed": 4, "oracle": oracle, "output_dir": str(out)}
+    changed_config = write_config(tmp_path, changed, name="changed.yaml")
+    with pytest.raises(ConfigError, match="completed run 'cu-emt-mini' of a different config"):
+        run(changed_config, store_path=store)  # the finished run's files are never overwritten
 
 
 def test_a_folder_of_another_run_is_not_overwritten(tmp_path: Path) -> None:

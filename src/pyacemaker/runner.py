@@ -78,25 +78,21 @@ def _resume_problem(previous: RunRecord | None, plan: Plan, marker: dict[str, st
             f"one: run with that store (--store / ${STORE_ENV}) to resume it, or choose "
             "another output_dir"
         )
-    if previous.state == "COMPLETED":
-        return (
-            f"{where} holds the completed run '{previous.name}' (finished {previous.finished}); "
-            "its files stay as its store records them: choose another output_dir (or delete "
-            "this folder) to run again"
-        )
     if previous.plan_hash != plan_digest(plan):
+        kind = "completed" if previous.state == "COMPLETED" else "unfinished"
         return (
-            f"{where} holds an unfinished run of a different config: run the same config "
-            "to resume it, or choose another output_dir"
+            f"{where} holds the {kind} run '{previous.name}' of a different "
+            "config, and the store points at its files: choose another output_dir (or delete "
+            "this folder), or run that config to resume it"
         )
     return None
 
 
 def _resume_or_start(plan: Plan, config: str | Path, book: RunBook) -> tuple[RunRecord, Flow]:
-    """The unfinished run recorded in ``output_dir`` (same flow, same uuids), or a new one.
+    """The run recorded in ``output_dir`` (same flow, same uuids), or a new one.
 
-    Refuses (ConfigError) to write into a folder whose files belong to a completed run or
-    to another config: store documents point at those files.
+    Refuses (ConfigError) to write into a folder whose files belong to another config or
+    to a run of another store: store documents point at those files.
     """
     marker = plan.output_dir / RUN_MARKER
     if not marker.is_file():
@@ -108,7 +104,8 @@ def _resume_or_start(plan: Plan, config: str | Path, book: RunBook) -> tuple[Run
     if problem or previous is None or previous.flow_json is None:
         raise ConfigError([problem or f"{marker}: the run record has no flow to resume"])
     logger.info("resuming run %s (%s) in %s", previous.name, previous.run_id, plan.output_dir)
-    previous.state, previous.error = "RUNNING", None
+    if previous.state != "COMPLETED":
+        previous.state, previous.error = "RUNNING", None
     return previous, cast(Flow, Flow.from_dict(json.loads(previous.flow_json)))
 
 
@@ -133,16 +130,21 @@ def run(config: str | Path, store_path: str | Path | None = None) -> RunSummary:
     as COMPLETED or FAILED; a failure raises RuntimeError after the record is saved.
     Started again on the same config and output_dir after a kill or a failure, it
     resumes: finished stages are not run again, and inside a labelling stage finished
-    calculations are reused from their checkpoints.
+    calculations are reused from their checkpoints. Started again after it completed,
+    it computes nothing and returns the same summary.
     """
     plan = checked_plan(config)
     store, book = job_store(store_path), RunBook(store_path)
     record, flow = _resume_or_start(plan, config, book)
+    report_uuid = flow.jobs[-1].uuid
+    if record.state == "COMPLETED":
+        logger.info("run %s already completed in %s: nothing to do", plan.name, plan.output_dir)
+        store.connect()
+        return RunSummary.model_validate(store.get_output(report_uuid))
     plan.write(plan.output_dir / "plan.yaml")
     book.save(record)
     marker = {"run_id": record.run_id, "store": str(book.folder)}
     (plan.output_dir / RUN_MARKER).write_text(json.dumps(marker))
-    report_uuid = flow.jobs[-1].uuid
     logger.info("run %s: %d stages, outputs in %s", plan.name, len(record.jobs), plan.output_dir)
     start = time.perf_counter()
     todo = _without_finished(flow, store)  # its references to finished jobs are external
