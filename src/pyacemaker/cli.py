@@ -48,6 +48,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def _submit(args: argparse.Namespace) -> int:
+    from pymongo.errors import PyMongoError
+
     from pyacemaker.cluster.submit import submit_flow
     from pyacemaker.flows.distill import DistillationMaker
     from pyacemaker.runner import checked_plan
@@ -57,7 +59,11 @@ def _submit(args: argparse.Namespace) -> int:
     except ConfigError as exc:
         return _problems(exc.problems)
     plan.write(plan.output_dir / "plan.yaml")
-    sub = submit_flow(DistillationMaker.from_plan(plan).make(plan.output_dir), args.launchpad)
+    try:
+        sub = submit_flow(DistillationMaker.from_plan(plan).make(plan.output_dir), args.launchpad)
+    except PyMongoError as exc:
+        where = args.launchpad or "$LAUNCHPAD_FILE / FW_config.yaml"
+        return _problems([f"cannot reach the launchpad of {where}: {exc}"])
     print(f"submitted {sub.name}: {len(sub.fw_ids)} fireworks, run {sub.run_id}")
     print("start workers with `rlaunch rapidfire` or `qlaunch rapidfire` (docs/scale-out.md)")
     return 0
