@@ -82,6 +82,7 @@ def test_loop_iterates_by_replacement_until_its_stopping_rule(
     # the first iteration halted on γ, bought DFT, and the update learned it without forgetting
     head = records[0]
     assert head.halted and head.n_dft > 0 and head.accepted
+    assert all(r.n_selected <= r.n_frames and r.n_dft <= 2 for r in records)  # capped
     assert head.new_after.force_rmse < 0.5 * head.new_before.force_rmse
     assert head.forgetting_ok and head.gamma.max >= settings.threshold_call_dft
     # every iteration resumes where the previous one stopped, with the updated potential

@@ -282,7 +282,7 @@ class ActiveLearningConfig(_Strict):
         60, gt=0, description="a positive number of BFGS iterations per update, e.g. 60"
     )
     new_data_weight: float = Field(
-        10.0, gt=0, description="a fit weight of new DFT cut-outs relative to the pool, e.g. 10"
+        3.0, gt=0, description="a fit weight of new DFT cut-outs relative to the pool, e.g. 3"
     )
     max_forgetting: float = Field(
         0.25, ge=0, description="an allowed rise of the previous-test force RMSE, e.g. 0.25 (25 %)"

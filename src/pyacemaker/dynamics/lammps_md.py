@@ -152,13 +152,13 @@ class _Explorer:
         return self.rule.update(self.gammas[-1])
 
     def _keep(self, gamma: np.ndarray) -> None:
+        """Keep the frame with its per-atom γ; beyond ``max_frames`` the oldest goes."""
         self.n_collected += 1
-        if len(self.frames) < self.s.max_frames:
-            frame = _state(self.lmp, self.elements)
-            frame.arrays[GAMMA_KEY] = gamma
-            frame.info["max_gamma"] = float(gamma.max())
-            frame.info["config_type"] = "exploration"
-            self.frames.append(frame)
+        frame = _state(self.lmp, self.elements)
+        frame.arrays[GAMMA_KEY] = gamma
+        frame.info["max_gamma"] = float(gamma.max())
+        frame.info["config_type"] = "exploration"
+        self.frames = [*self.frames, frame][-self.s.max_frames:]
 
 
 def run_exploration(

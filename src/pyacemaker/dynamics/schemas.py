@@ -33,7 +33,9 @@ class LammpsMDSettings(BaseModel):
     )
     zbl_inner: float = Field(default=1.0, gt=0, description="ZBL switching start (Å).")
     zbl_outer: float = Field(default=2.0, gt=0, description="ZBL cutoff (Å).")
-    max_frames: int = Field(default=200, gt=0, description="Cap on collected frames per run.")
+    max_frames: int = Field(
+        default=200, gt=0, description="Collected frames kept per run (the latest ones)."
+    )
     seed: int = 1
 
 

@@ -227,7 +227,8 @@ def iterate(
     md = explore(al, potential, loop, folder)
     frames = [a for run in md.runs for a in read_dataset(run.frames)] if md.halted else []
     budget = min(al.max_dft_per_iteration, al.max_dft_calls - loop.n_dft)
-    chosen = [frames[i] for i in select_d_optimal(potential, frames, budget)]
+    picked = select_d_optimal(potential, frames, budget) if budget > 0 else []
+    chosen = [frames[i] for i in picked]
     cuts = cutouts(al, potential, chosen, budget) if chosen else []
     update = label_and_update(al, oracle, potential, cuts, loop, folder) if cuts else None
     record = _record(al, loop, potential, md, (len(frames), len(chosen)), update)
