@@ -68,7 +68,7 @@ def emt_pipeline(workdir: Path) -> ActiveLearningDoc:
     from tests.conftest import MINI_EMT
 
     config = {**MINI_EMT, "output_dir": str(workdir / "out"),
-              "active_learning": {"enabled": True, "temperatures": [300, 700], "steps": 400,
+              "active_learning": {"enabled": True, "temperatures": [300, 800, 1200], "steps": 400,
                                   "max_iterations": 4}}
     path = workdir / "config.yaml"
     path.write_text(yaml.safe_dump(config))

@@ -237,7 +237,7 @@ def iterate(
     n_dft = loop.n_dft + record.n_dft
     reason = stop_reason(al, record, n_dft)
     state = md.runs[-1].state if md.runs else loop.state
-    next_test = _next_test(loop, update, folder)
+    next_test = _next_test(loop, update if record.accepted else None, folder)
     next_loop = LoopState(
         iteration=loop.iteration + 1, segment=md.segment, state=state, history=loop.history,
         test=next_test, n_dft=n_dft, records=[*loop.records, record],
@@ -289,8 +289,10 @@ def _judge_update(
 ) -> None:
     """Errors before/after on the new labels and the previous test set; accept or reject.
 
-    An update that raises the previous test set's force RMSE by more than
-    ``max_forgetting`` is rejected (the parent stays); its labels stay in the history.
+    An update that raises the force RMSE of the previous test set, or of its held-out
+    part alone, by more than ``max_forgetting`` is rejected (the parent stays); its
+    labels stay in the history. The held-out part is judged separately so that a big
+    improvement on the previous cut-outs cannot hide a loss on the held-out data.
     """
     child = update.potential
     record.train = ErrorPair(
@@ -299,27 +301,29 @@ def _judge_update(
     record.new_before, record.new_after = errors(parent, update.new), errors(child, update.new)
     record.previous_test_before = errors(parent, previous)
     record.previous_test_after = errors(child, previous)
-    record.forgetting_ok = _forgetting_ok(al, record)
-    record.accepted = record.forgetting_ok is not False
+    held_after = errors(child, held_out(previous))
+    pairs = [(record.previous_test_before, record.previous_test_after), (record.test, held_after)]
+    record.forgetting_ok = all(_within(al, before, after) for before, after in pairs)
+    record.accepted = record.forgetting_ok
     if record.accepted:
-        record.potential, record.test = str(child.yaml_path), errors(child, held_out(previous))
+        record.potential, record.test = str(child.yaml_path), held_after
     else:
         logger.warning("update rejected (forgetting): the parent potential is kept")
 
 
-def _forgetting_ok(al: ActiveLearningPlan, record: IterationRecord) -> bool | None:
-    """Previous-test force RMSE after the update within ``(1 + max_forgetting)`` of before."""
-    before, after = record.previous_test_before, record.previous_test_after
+def _within(al: ActiveLearningPlan, before: ErrorPair | None, after: ErrorPair | None) -> bool:
+    """Force RMSE after the update within ``(1 + max_forgetting)`` of before (or nothing)."""
     if before is None or after is None:
-        return None
+        return True
     return after.force_rmse <= (1.0 + al.max_forgetting) * before.force_rmse
 
 
 def _next_test(loop: LoopState, update: Update | None, folder: Path) -> str:
-    """Next iteration's previous-test set: the held-out set plus this iteration's cut-outs.
+    """Next iteration's previous-test set: the held-out set plus the cut-outs just learned.
 
     Re-evaluating the cut-outs learned now after the next update is the direct check
-    that an update did not overwrite what the previous one taught.
+    that an update did not overwrite what the previous one taught. A rejected update
+    (``update=None``) leaves the set as it was.
     """
     if update is None or not update.new:
         return loop.test

@@ -49,7 +49,9 @@ class IterationRecord(BaseModel):
     )
     previous_test_after: ErrorPair | None = None
     forgetting_ok: bool | None = Field(
-        default=None, description="Previous-test force RMSE rose at most by max_forgetting."
+        default=None,
+        description="Force RMSE on the previous test set and on its held-out part rose by "
+        "at most max_forgetting.",
     )
     accepted: bool | None = Field(
         default=None,
