@@ -14,7 +14,9 @@ come closer than any training distance, so a run far outside the data does not
 collapse before γ stops it. State at the end (a halt or the target step) is an
 extxyz with positions, velocities (ASE units), the cell and ``info["md_step"]``;
 a resumed run starts from it, re-initialises the thermostat with a short Langevin
-soft start and continues the step counter (``reset_timestep``).
+soft start and continues the step counter (``reset_timestep``). The latest state
+whose γ was below ``threshold_add_train`` is saved too (``calm.xyz``): the place to
+go back to when the potential could not be improved at the halt.
 """
 
 from __future__ import annotations
@@ -126,8 +128,11 @@ def _integrator(s: LammpsMDSettings, soft: bool) -> str:
 class _Explorer:
     """One LAMMPS run that checks γ every chunk; collects frames and stops on the rule."""
 
-    def __init__(self, lmp: Any, elements: list[str], s: LammpsMDSettings, rule: HaltRule) -> None:
+    def __init__(
+        self, lmp: Any, elements: list[str], s: LammpsMDSettings, rule: HaltRule, start: Atoms
+    ) -> None:
         self.lmp, self.elements, self.s, self.rule = lmp, elements, s, rule
+        self.calm = start  # latest state with γ below threshold_add_train
         self.steps: list[int] = []
         self.gammas: list[float] = []
         self.frames: list[Atoms] = []
@@ -146,6 +151,8 @@ class _Explorer:
         self.temperatures.append(float(self.lmp.get_thermo("temp")))
         if self.rule.collect(self.gammas[-1]):
             self._keep(gamma)
+        else:
+            self.calm = _state(self.lmp, self.elements)
         if len(self.steps) % _LOG_EVERY_CHECKS == 0:
             logger.info("  MD step %d: T %.0f K, max γ %.2f", step, self.temperatures[-1],
                         self.gammas[-1])
@@ -193,7 +200,8 @@ def run_exploration(
         state = _state(lmp, elements)
     finally:
         lmp.close()
-    state.info[SEGMENT_START_KEY] = segment[0]
+    for saved in (state, explorer.calm):
+        saved.info[SEGMENT_START_KEY] = segment[0]
     return MDRunDoc(
         start_step=start_step,
         end_step=md_step(state),
@@ -204,6 +212,7 @@ def run_exploration(
         n_collected=explorer.n_collected,
         frames=str(write_dataset(workdir / "frames.xyz", explorer.frames)),
         state=str(write_dataset(workdir / "state.xyz", [state])),
+        calm_state=str(write_dataset(workdir / "calm.xyz", [explorer.calm])),
         temperature_mean=float(np.mean(explorer.temperatures)) if explorer.temperatures else 0.0,
         wall_time_s=time.perf_counter() - clock,
         potential=Path(potential),
@@ -228,7 +237,7 @@ def _prepare(
     lmp.command("thermo_style custom step temp pe press")
     if not np.any(atoms.get_velocities()):
         lmp.command(f"velocity all create {s.temperature} {s.seed} dist gaussian mom yes rot yes")
-    return _Explorer(lmp, elements, s, rule)
+    return _Explorer(lmp, elements, s, rule, atoms.copy())
 
 
 def _drive(

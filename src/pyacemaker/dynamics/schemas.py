@@ -51,6 +51,9 @@ class MDRunDoc(BaseModel):
     n_collected: int = Field(description="Frames with γ >= threshold_add_train.")
     frames: str = Field(description="extxyz of collected frames (per-atom γ in arrays['gamma']).")
     state: str = Field(description="extxyz with positions, velocities, cell and md_step.")
+    calm_state: str = Field(
+        description="extxyz of the latest check with γ below threshold_add_train (or the start)."
+    )
     temperature_mean: float
     wall_time_s: float
     potential: Path

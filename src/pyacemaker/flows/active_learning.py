@@ -74,14 +74,14 @@ class Exploration:
         return bool(self.runs) and self.runs[-1].halted
 
 
-def md_settings(al: ActiveLearningPlan, temperature: float) -> LammpsMDSettings:
-    """LAMMPS settings of one segment of the schedule."""
+def md_settings(al: ActiveLearningPlan, temperature: float, iteration: int) -> LammpsMDSettings:
+    """LAMMPS settings of one segment; the seed moves on with the iteration (Langevin)."""
     return LammpsMDSettings(
         temperature=temperature,
         pressure=al.pressure,
         timestep_fs=al.timestep_fs,
         check_every=al.check_every,
-        seed=al.seed,
+        seed=al.seed + iteration,
     )
 
 
@@ -111,7 +111,7 @@ def explore(
         target = int(atoms.info.get(SEGMENT_START_KEY, md_step(atoms))) + al.steps
         run = run_exploration(
             atoms, potential.yaml_path, potential.asi_path, potential.elements,
-            md_settings(al, al.temperatures[segment]), halt_rule(al), target,
+            md_settings(al, al.temperatures[segment], loop.iteration), halt_rule(al), target,
             workdir / f"md_{segment}", soft_start=resumed,
         )
         resumed = False
@@ -236,7 +236,7 @@ def iterate(
     child = update.potential if update and record.accepted is not False else potential
     n_dft = loop.n_dft + record.n_dft
     reason = stop_reason(al, record, n_dft)
-    state = md.runs[-1].state if md.runs else loop.state
+    state = _resume_from(md, loop, record)
     next_test = _next_test(loop, update if record.accepted else None, folder)
     next_loop = LoopState(
         iteration=loop.iteration + 1, segment=md.segment, state=state, history=loop.history,
@@ -247,6 +247,20 @@ def iterate(
         history=loop.history, state=state,
     )
     return doc, next_loop
+
+
+def _resume_from(md: Exploration, loop: LoopState, record: IterationRecord) -> str:
+    """Where the next iteration's MD starts: the halt, or the last calm state.
+
+    After an accepted update the run resumes exactly at the halt. Without one (update
+    rejected, or nothing labelled) the same potential would halt again at once at the
+    same configuration, so it goes back to the latest check below
+    ``threshold_add_train`` (its step counter with it) and the dynamics diverge from there.
+    """
+    if not md.runs:
+        return loop.state
+    last = md.runs[-1]
+    return last.state if record.accepted or not record.halted else last.calm_state
 
 
 def _record(
