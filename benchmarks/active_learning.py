@@ -1,7 +1,7 @@
 """γ and error history of a real active-learning run, as the table in docs/active_learning.md.
 
 Usage:
-    python benchmarks/active_learning.py
+    python benchmarks/active_learning.py [--temperatures 300 800 1200]
         # EMT copper: the miniature pipeline of tests/conftest.py with exploration on
     python benchmarks/active_learning.py --from-run runs/si-quickstart \\
         --config workflows/quickstart/si.yaml
@@ -60,7 +60,7 @@ def table(doc: ActiveLearningDoc) -> str:
     return "\n".join([head, *rows]) + f"\n\nStopped: {doc.stop_reason}; {doc.n_dft} DFT calls."
 
 
-def emt_pipeline(workdir: Path) -> ActiveLearningDoc:
+def emt_pipeline(workdir: Path, temperatures: list[float]) -> ActiveLearningDoc:
     """The miniature EMT pipeline of the tests with exploration enabled."""
     sys.path.insert(0, str(ROOT))
     from pyacemaker.runner import run
@@ -68,7 +68,7 @@ def emt_pipeline(workdir: Path) -> ActiveLearningDoc:
     from tests.conftest import MINI_EMT
 
     config = {**MINI_EMT, "output_dir": str(workdir / "out"),
-              "active_learning": {"enabled": True, "temperatures": [300, 800, 1200], "steps": 400,
+              "active_learning": {"enabled": True, "temperatures": temperatures, "steps": 400,
                                   "max_iterations": 4}}
     path = workdir / "config.yaml"
     path.write_text(yaml.safe_dump(config))
@@ -114,6 +114,8 @@ def main() -> None:
     parser.add_argument("--from-run", type=Path)
     parser.add_argument("--config", type=Path)
     parser.add_argument("--workdir", type=Path)
+    parser.add_argument("--temperatures", type=float, nargs="+", default=[300.0, 700.0],
+                        help="exploration temperatures of the EMT run (K)")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="al-bench-"))
@@ -122,7 +124,7 @@ def main() -> None:
     if args.from_run:
         doc = from_run(args.from_run.resolve(), expand(load_config(args.config)), workdir)
     else:
-        doc = emt_pipeline(workdir)
+        doc = emt_pipeline(workdir, args.temperatures)
     print(f"wall time {time.perf_counter() - start:.0f} s, outputs in {workdir}")
     print(table(doc))
 
