@@ -67,13 +67,16 @@ __all__ = [
     "build_active_set",
     "fit_ace",
     "potential_reference_energy",
+    "select_d_optimal",
     "to_pacemaker_frame",
+    "weighted_errors",
 ]
 
 logger = logging.getLogger(__name__)
 
 WEIGHT_KEY = "weight"
 FORCE_WEIGHT_KEY = "force_weight"
+ENERGY_WEIGHT_KEY = "energy_weight"
 
 TRAIN_PICKLE = "train.pkl.gz"
 INPUT_YAML = "input.yaml"
@@ -99,9 +102,10 @@ def to_pacemaker_frame(
 ) -> pd.DataFrame:
     """Labelled structures as the dataframe pacemaker reads, weights included.
 
-    ``w_energy`` is ``info["weight"]`` (default 1) and ``w_forces`` is that weight times
-    ``arrays["force_weight"]`` (default 1) per atom, which reproduces pacemaker's own
-    uniform weighting when nothing is set.
+    ``w_energy`` is ``info["weight"]`` (default 1) times ``info["energy_weight"]``
+    (default 1; 0 for cut-outs, whose energy includes their artificial boundary) and
+    ``w_forces`` is the weight times ``arrays["force_weight"]`` (default 1) per atom,
+    which reproduces pacemaker's own uniform weighting when nothing is set.
     """
     rows = [_frame_row(i, atoms, reference_energy) for i, atoms in enumerate(structures)]
     columns = ["name", "ase_atoms", "energy", "energy_corrected", "forces", "w_energy", "w_forces"]
@@ -118,18 +122,18 @@ def _frame_row(index: int, atoms: Atoms, reference_energy: Mapping[str, float]) 
     if missing:
         raise ValueError(f"no reference energy for {missing} (structure {index})")
     weight = float(atoms.info.get(WEIGHT_KEY, 1.0))
+    energy_weight = float(atoms.info.get(ENERGY_WEIGHT_KEY, 1.0))
     force_weight = np.asarray(atoms.arrays.get(FORCE_WEIGHT_KEY, np.ones(len(atoms))), dtype=float)
-    if weight < 0 or np.any(force_weight < 0):
+    if min(weight, energy_weight) < 0 or np.any(force_weight < 0):
         raise ValueError(f"negative weight in structure {index}")
-    clean = Atoms(atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
     energy = energy_of(atoms)
     return {
         "name": f"{index:06d}:{atoms.info.get('config_type', '')}",
-        "ase_atoms": clean,
+        "ase_atoms": _clean(atoms),
         "energy": energy,
         "energy_corrected": energy - sum(reference_energy[s] for s in symbols),
         "forces": forces_of(atoms),
-        "w_energy": weight,
+        "w_energy": weight * energy_weight,
         "w_forces": weight * force_weight.reshape(len(atoms)),
     }
 
@@ -364,9 +368,48 @@ def _training_rmse(frame: pd.DataFrame, yace_path: Path) -> tuple[float, float]:
         if row.w_energy > 0:
             e_err.append((atoms.get_potential_energy() - row.energy) / len(atoms))
         f_err.append((atoms.get_forces() - row.forces)[row.w_forces > 0].ravel())
-    rmse_e = 1000.0 * float(np.sqrt(np.mean(np.square(e_err))))
+    rmse_e = 1000.0 * float(np.sqrt(np.mean(np.square(e_err)))) if e_err else float("nan")
     forces = np.concatenate(f_err)
     return rmse_e, float(np.sqrt(np.mean(np.square(forces)))) if forces.size else float("nan")
+
+
+def weighted_errors(doc: AcePotentialDoc, structures: Sequence[Atoms]) -> tuple[float, float]:
+    """Energy (meV/atom) and force (eV/Å) RMSE of a potential on labelled structures.
+
+    Only what a fit would learn counts: energies of structures with energy weight > 0,
+    forces of atoms with force weight > 0 (the core of a cut-out). NaN when none.
+    """
+    return _training_rmse(to_pacemaker_frame(structures, doc.reference_energy), doc.yace_path)
+
+
+def select_d_optimal(
+    doc: AcePotentialDoc, frames: Sequence[Atoms], max_structures: int
+) -> list[int]:
+    """Indices of the frames that extend the active set most (pacemaker's MaxVol selection).
+
+    ``pace_select``'s own routine in-process: B-projections of all frames' atoms are
+    added to the current active set by MaxVol, and frames are ranked by how many of
+    their atoms enter; at most ``max_structures`` are returned, best first.
+    """
+    from pyace.aceselect import select_structures_maxvol
+    from pyace.activelearning import compute_A_active_inverse, load_active_inverse_set
+
+    if not frames:
+        return []
+    if doc.asi_path is None:
+        raise ValueError("no active set: call build_active_set(doc, ...) first")
+    frame = pd.DataFrame({"ase_atoms": [_clean(a) for a in frames]})
+    extra = compute_A_active_inverse(load_active_inverse_set(str(doc.asi_path)))
+    selected = select_structures_maxvol(
+        frame, BBasisConfiguration(str(doc.yaml_path)), extra, batch_size_option="none",
+        max_structures=max_structures,
+    )
+    return [int(i) for i in selected.index]
+
+
+def _clean(atoms: Atoms) -> Atoms:
+    """Bare structure (numbers, positions, cell, pbc) as pacemaker stores it."""
+    return Atoms(atoms.numbers, positions=atoms.positions, cell=atoms.cell, pbc=atoms.pbc)
 
 
 def potential_reference_energy(yaml_path: Path) -> dict[str, float] | None:
@@ -388,8 +431,9 @@ def build_active_set(
     The environments come from ``structures`` or, if None, from the data the fit used.
     Every atom of every structure with weight > 0 enters (``--all-atoms``), so all training
     atoms have gamma <= 1 (pacemaker's default would drop atoms with large force errors,
-    which then look extrapolative although they were trained on). Weight-0 structures are
-    left out: they were not learned. Given a doc, its ``asi_path`` is updated.
+    which then look extrapolative although they were trained on). Structures with neither
+    energy nor force weight are left out: they were not learned. Cut-outs (force weight
+    on the core only) enter whole, buffer atoms included. Given a doc, its ``asi_path`` is updated.
     """
     if isinstance(potential, AcePotentialDoc):
         doc, yaml_path = potential, potential.yaml_path.resolve()
@@ -399,7 +443,8 @@ def build_active_set(
     workdir.mkdir(parents=True, exist_ok=True)
     frame = _activeset_frame(doc, yaml_path, structures)
     dataset = workdir / ACTIVESET_PICKLE
-    frame[frame["w_energy"] > 0].to_pickle(dataset, compression="gzip", protocol=4)
+    learned = (frame["w_energy"] > 0) | (frame["w_forces"].map(np.sum) > 0)
+    frame[learned].to_pickle(dataset, compression="gzip", protocol=4)
     command = [_tool("pace_activeset"), "-d", str(dataset), "--all-atoms", yaml_path.name]
     _run(command, yaml_path.parent, workdir / ACTIVESET_LOG)
     asi_path = yaml_path.with_suffix(".asi")

@@ -10,12 +10,19 @@ from __future__ import annotations
 from pathlib import Path
 
 import yaml
+from ase import Atoms
 from pydantic import BaseModel, ConfigDict
 from pymatgen.core import Element
 
 from pyacemaker.ace.schemas import AceFitSettings
 from pyacemaker.config.errors import ConfigError
-from pyacemaker.config.schema import RunConfig, SamplingConfig, StructureConfig, ValidationConfig
+from pyacemaker.config.schema import (
+    ActiveLearningConfig,
+    RunConfig,
+    SamplingConfig,
+    StructureConfig,
+    ValidationConfig,
+)
 from pyacemaker.dft.oracle import OracleSpec
 from pyacemaker.dft.pseudo import (
     PseudopotentialNotFoundError,
@@ -23,12 +30,15 @@ from pyacemaker.dft.pseudo import (
     suggest_cutoffs,
 )
 from pyacemaker.dft.qe import QESettings
+from pyacemaker.embedding.cutout import nearest_neighbour_distance
 from pyacemaker.oracle import import_object
 from pyacemaker.structures.generate import build_prototype
 from pyacemaker.surrogate.schemas import MaceTrainSettings
 
 DEFAULT_KSPACING = 0.3  # 1/Å with 2π: ~1 meV/atom k-point error for Si-like cells
 MELT_FRACTIONS = (0.3, 0.6, 0.9)  # MD temperatures as fractions of the lowest melting point
+CORE_SHELL_FACTOR = 1.2  # core radius / nearest-neighbour distance: centre + first shell
+MIN_BUFFER_SHELL = 0.5  # buffer at least half a neighbour distance thicker than the core
 
 
 class TeacherPlan(BaseModel):
@@ -60,6 +70,16 @@ class AcePlan(BaseModel):
     delta_dft_weight: float
 
 
+class ActiveLearningPlan(ActiveLearningConfig):
+    """The exploration loop with its radii and temperatures chosen, and its update fit."""
+
+    temperatures: list[float]
+    core_radius: float
+    buffer_radius: float
+    fit: AceFitSettings
+    seed: int
+
+
 class Plan(BaseModel):
     """Everything a run does, with every heuristic choice made explicit."""
 
@@ -77,6 +97,7 @@ class Plan(BaseModel):
     pool: PoolPlan
     ace: AcePlan
     validation: ValidationConfig
+    active_learning: ActiveLearningPlan
     notes: list[str]
 
     def write(self, path: Path) -> Path:
@@ -170,6 +191,30 @@ def _ace(cfg: RunConfig) -> AcePlan:
     return AcePlan(base=base, delta=delta, delta_dft_weight=cfg.ace.delta_dft_weight)
 
 
+def _active_learning(
+    cfg: RunConfig, proto: Atoms, pool: PoolPlan, fit: AceFitSettings, notes: list[str]
+) -> ActiveLearningPlan:
+    """Exploration radii from the prototype's neighbour distance and density."""
+    al = cfg.active_learning
+    d_nn = nearest_neighbour_distance(proto.repeat(2))
+    core = al.core_radius or round(CORE_SHELL_FACTOR * d_nn, 2)
+    side = (al.max_cutout_atoms * proto.get_volume() / len(proto)) ** (1 / 3)
+    buffer = al.buffer_radius or round(max(side / 2, core + MIN_BUFFER_SHELL * d_nn), 2)
+    if al.enabled and (al.core_radius is None or al.buffer_radius is None):
+        notes.append(
+            f"cut-outs: core {core} Å ({CORE_SHELL_FACTOR} x neighbour distance {d_nn:.2f} Å), "
+            f"buffer {buffer} Å (cube of about {al.max_cutout_atoms} atoms)"
+        )
+    return ActiveLearningPlan(
+        **al.model_dump(exclude={"temperatures", "core_radius", "buffer_radius"}),
+        temperatures=al.temperatures or pool.temperatures,
+        core_radius=core,
+        buffer_radius=buffer,
+        fit=fit.model_copy(update={"max_iter": al.update_max_iter}),
+        seed=cfg.seed,
+    )
+
+
 def expand(cfg: RunConfig) -> Plan:
     """The full plan for ``cfg``; raises ConfigError for what only shows at this stage."""
     notes: list[str] = []
@@ -191,6 +236,7 @@ def expand(cfg: RunConfig) -> Plan:
         temperatures=_temperatures(cfg, elements, notes),
         **cfg.pool.model_dump(exclude={"temperatures"}),
     )
+    ace = _ace(cfg)
     return Plan(
         name=cfg.name,
         seed=cfg.seed,
@@ -203,7 +249,8 @@ def expand(cfg: RunConfig) -> Plan:
         sampling=cfg.sampling,
         teacher=TeacherPlan(foundation=cfg.teacher.foundation, settings=teacher),
         pool=pool,
-        ace=_ace(cfg),
+        ace=ace,
         validation=cfg.validation,
+        active_learning=_active_learning(cfg, proto, pool, ace.delta, notes),
         notes=notes,
     )

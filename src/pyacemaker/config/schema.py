@@ -222,6 +222,81 @@ class ValidationConfig(_Strict):
     )
 
 
+class ActiveLearningConfig(_Strict):
+    """On-the-fly exploration: LAMMPS MD halted by γ, DFT on cut-outs, incremental updates."""
+
+    enabled: bool = Field(
+        False, description="true to explore with LAMMPS MD after the fit (costs DFT calls)"
+    )
+    temperatures: list[float] | None = Field(
+        None, description="a list of MD temperatures in K run in order, e.g. [300, 900]; "
+        "the last is the target (default: the pool's temperatures)"
+    )
+    pressure: float | None = Field(
+        None, description="a pressure in bar for NPT, e.g. 1.0, or null for NVT at fixed volume"
+    )
+    steps: int = Field(1000, gt=0, description="a positive number of MD steps per temperature")
+    timestep_fs: float = Field(2.0, gt=0, le=5, description="a time step in fs, at most 5")
+    check_every: int = Field(10, gt=0, description="a positive number of steps between γ checks")
+    supercell_atoms: int = Field(64, gt=0, description="a minimum MD cell size, e.g. 64")
+    threshold_add_train: float = Field(
+        2.0, gt=0, description="a γ above which frames are collected, e.g. 2 (below the halt one)"
+    )
+    threshold_call_dft: float = Field(
+        5.0, gt=0, description="a γ that halts MD for DFT, e.g. 5 (at least threshold_add_train)"
+    )
+    threshold_hard: float = Field(
+        20.0, gt=0, description="a γ that halts at once without smoothing, e.g. 20 (a collapse)"
+    )
+    smooth_steps: int = Field(
+        3, ge=1, description="a number of consecutive checks γ must stay high to halt, e.g. 3"
+    )
+    cutout: Literal["periodic", "cluster"] = Field(
+        "periodic", description="'periodic' (embedding in a small box) or 'cluster' (vacuum + H)"
+    )
+    core_radius: float | None = Field(
+        None, gt=0, description="a core radius in Å (default 1.2 x nearest-neighbour distance)"
+    )
+    buffer_radius: float | None = Field(
+        None, gt=0, description="a buffer radius in Å larger than core_radius (default: the "
+        "largest that keeps a cut-out within max_cutout_atoms)"
+    )
+    max_cutout_atoms: int = Field(
+        24, gt=1, description="a cap on atoms per cut-out used for the default buffer, e.g. 24"
+    )
+    relax_steps: int = Field(
+        10, ge=0, description="a number of BFGS steps relaxing the buffer (core fixed), e.g. 10"
+    )
+    max_dft_per_iteration: int = Field(
+        2, gt=0, description="a positive number of DFT cut-outs per iteration, e.g. 2"
+    )
+    max_dft_calls: int = Field(8, gt=0, description="a positive DFT budget for the whole loop")
+    max_iterations: int = Field(2, gt=0, description="a positive number of iterations, e.g. 2")
+    target_force_rmse: float | None = Field(
+        None, gt=0, description="a held-out force RMSE in eV/Å that ends the loop, or null"
+    )
+    replay_size: int = Field(
+        40, gt=0, description="a number of structures per update (new plus replayed), e.g. 40"
+    )
+    update_max_iter: int = Field(
+        60, gt=0, description="a positive number of BFGS iterations per update, e.g. 60"
+    )
+    new_data_weight: float = Field(
+        3.0, gt=0, description="a fit weight of new DFT cut-outs relative to the pool, e.g. 3"
+    )
+    max_forgetting: float = Field(
+        0.25, ge=0, description="an allowed rise of the previous-test force RMSE, e.g. 0.25 (25 %)"
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> ActiveLearningConfig:
+        if not self.threshold_add_train <= self.threshold_call_dft <= self.threshold_hard:
+            raise ValueError("need threshold_add_train <= threshold_call_dft <= threshold_hard")
+        if self.core_radius and self.buffer_radius and self.core_radius >= self.buffer_radius:
+            raise ValueError("core_radius must be smaller than buffer_radius")
+        return self
+
+
 class RunConfig(_Strict):
     """The whole user input: one material in, one potential out."""
 
@@ -236,6 +311,7 @@ class RunConfig(_Strict):
     pool: PoolConfig = Field(default_factory=PoolConfig)
     ace: AceConfig = Field(default_factory=AceConfig)
     validation: ValidationConfig = Field(default_factory=ValidationConfig)
+    active_learning: ActiveLearningConfig = Field(default_factory=ActiveLearningConfig)
 
     @field_validator("name")
     @classmethod

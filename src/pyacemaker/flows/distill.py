@@ -1,7 +1,8 @@
 """The distillation pipeline, top to bottom, as one jobflow Flow.
 
 generate → select → DFT (train, held-out, EOS) → MACE teacher → teacher MD pool →
-teacher labels → ACE base fit → ACE delta fit on DFT → active set → validate → report.
+teacher labels → ACE base fit → ACE delta fit on DFT → active set → exploration (active
+learning with LAMMPS, optional) → validate → report.
 Each stage is a small Maker from its domain package; this module only wires them.
 """
 
@@ -15,6 +16,7 @@ from jobflow import Flow, Job, Maker
 from pyacemaker.ace.jobs import AceFitMaker, ActiveSetMaker
 from pyacemaker.config.plan import Plan
 from pyacemaker.dft.jobs import LabelMaker
+from pyacemaker.flows.active_learning import ActiveLearningMaker
 from pyacemaker.flows.report import ReportMaker
 from pyacemaker.selection.jobs import DiversitySelectMaker
 from pyacemaker.structures.jobs import CandidateMaker
@@ -37,6 +39,7 @@ class DistillationMaker(Maker):
     delta_fit: AceFitMaker = field(default_factory=lambda: AceFitMaker(name="ace_delta"))
     delta_dft_weight: float = 10.0
     active_set: ActiveSetMaker = field(default_factory=ActiveSetMaker)
+    explore: ActiveLearningMaker | None = None
     validate: ValidateMaker = field(default_factory=ValidateMaker)
     report: ReportMaker = field(default_factory=ReportMaker)
 
@@ -67,8 +70,19 @@ class DistillationMaker(Maker):
         final = self.active_set.make(
             delta.output, [dft_train.output.dataset, pool.output.dataset], at("09_active_set")
         )
+        explored: list[Flow | Job] = []
+        potential = final.output
+        if self.explore is not None:
+            explore = self.explore.make(
+                final.output,
+                [dft_train.output.dataset, pool.output.dataset],
+                [self.delta_dft_weight, 1.0],
+                dft_test.output.dataset,
+                at("09b_explore"),
+            )
+            explored, potential = [explore], explore.output.potential
         val = self.validate.make(
-            final.output,
+            potential,
             base.output,
             teacher.output,
             dft_test.output,
@@ -81,7 +95,7 @@ class DistillationMaker(Maker):
             [dft_train.output, dft_test.output, dft_eos.output],
             teacher.output,
             base.output,
-            final.output,
+            potential,
             val.output,
         )
         jobs: list[Flow | Job] = [
@@ -96,6 +110,7 @@ class DistillationMaker(Maker):
             base,
             delta,
             final,
+            *explored,
             val,
             rep,
         ]
@@ -125,6 +140,11 @@ class DistillationMaker(Maker):
             base_fit=AceFitMaker(name="ace_base", settings=plan.ace.base),
             delta_fit=AceFitMaker(name="ace_delta", settings=plan.ace.delta),
             delta_dft_weight=plan.ace.delta_dft_weight,
+            explore=ActiveLearningMaker(
+                settings=plan.active_learning, oracle=plan.oracle, structure=plan.structure
+            )
+            if plan.active_learning.enabled
+            else None,
             validate=ValidateMaker(
                 thresholds=v,
                 a_ref=plan.a_ref,

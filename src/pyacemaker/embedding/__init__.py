@@ -1,0 +1,1 @@
+"""Cut-outs around uncertain atoms: periodic embedding, passivated clusters, force masks."""
