@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pyacemaker.oracle import LabelDoc
+
 # Rule of MaceTrainSettings.for_dataset: about this many optimizer steps in total ...
 TARGET_OPTIMIZER_STEPS = 1000
 # ... with about this many batches per epoch, within these bounds.
@@ -106,6 +108,19 @@ class FoundationChoice(BaseModel):
     detail: str = Field(description="one human-readable line, e.g. the cache path")
 
 
+FinetuneMode = Literal["scratch", "naive", "multihead"]
+
+
+class FinetunePlan(BaseModel):
+    """How the teacher starts from its foundation, and why (fallbacks included)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: FinetuneMode = Field(description="scratch, naive fine-tuning, or multihead + replay")
+    replay: str | None = Field(default=None, description="--pt_train_file of multihead runs")
+    reason: str = Field(description="why this mode (e.g. the fallback from multihead)")
+
+
 class TeacherDoc(BaseModel):
     """A trained MACE teacher: the model file plus what is needed to trust and redo it."""
 
@@ -124,3 +139,18 @@ class TeacherDoc(BaseModel):
     seed: int
     mace_version: str
     log_path: Path = Field(description="full mace_run_train output")
+    finetuning: FinetunePlan | None = Field(
+        default=None, description="fine-tuning mode and reason; None for older records"
+    )
+
+
+class TieredLabelDoc(LabelDoc):
+    """Labels from the tiered oracle, with how many structures took each route."""
+
+    routes: dict[str, int] = Field(description="teacher / uncertain / dft / rejected counts")
+    n_dft_calls: int = Field(ge=0, description="structures sent to the DFT oracle")
+    rejected: dict[int, str] = Field(description="input index -> why it was discarded")
+    rejected_dataset: str | None = None
+    committee_size: int = Field(ge=1)
+    uncertainty_threshold: float
+    threshold_call_dft: float | None
