@@ -8,7 +8,6 @@ picks structures that cover descriptor space instead of piling up near the mean.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -75,9 +74,3 @@ def farthest_point_sampling(features: NDArray[np.float64], n: int) -> Selection:
         dists.append(float(nearest[nxt]))
         nearest = np.minimum(nearest, np.linalg.norm(x - x[nxt], axis=1))
     return Selection(picked, dists)
-
-
-def select_diverse(structures: Sequence[Atoms], n: int, cutoff: float = 5.0) -> Selection:
-    """Farthest-point sampling on :func:`radial_descriptor` of each structure."""
-    features = np.array([radial_descriptor(a, cutoff) for a in structures])
-    return farthest_point_sampling(features, n)
