@@ -139,3 +139,23 @@ def test_plan_records_mix_and_rejects_unknown_generators() -> None:
     bad = RunConfig.model_validate({**base, "sampling": {"generators": {"wobble": 1.0}}})
     with pytest.raises(ConfigError, match="wobble"):
         expand(bad)
+
+
+def test_melt_quench_goes_through_the_liquid() -> None:
+    from pyacemaker.dynamics.ase_md import sample_md
+    from pyacemaker.structures.generators import melt_quench
+
+    start = bulk("Cu", "fcc", a=3.61, cubic=True) * (2, 2, 2)
+    frames = melt_quench(
+        start, EMT(), sample_md, t_melt=3000.0, t_final=300.0, steps=200, interval=50, seed=1
+    )
+    assert len(frames) == 8 and {a.info["config_type"] for a in frames} == {"melt_quench"}
+    # hot frames are far more disordered than the lattice; nothing fused
+    hot = np.sqrt(np.mean((frames[3].positions - start.positions) ** 2))
+    assert hot > 0.15 and all(min_distance_ratio(a) > 0.6 for a in frames)
+
+
+def test_molecules_get_normal_modes_only_with_a_model() -> None:
+    assert generator_mix("molecule", 8).shares == {"rattle": 1.0}
+    with_model = generator_mix("molecule", 8, has_model=True)
+    assert "normal_modes" in with_model.shares and "foundation" in with_model.reasons[-1]

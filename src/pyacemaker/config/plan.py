@@ -33,7 +33,7 @@ from pyacemaker.dft.qe import QESettings
 from pyacemaker.oracle import import_object
 from pyacemaker.structures.generate import build_prototype
 from pyacemaker.structures.policy import GENERATORS, classify, generator_mix
-from pyacemaker.surrogate.schemas import MaceTrainSettings
+from pyacemaker.surrogate.schemas import MaceTrainSettings, has_foundation
 
 DEFAULT_KSPACING = 0.3  # 1/Å with 2π: ~1 meV/atom k-point error for Si-like cells
 MELT_FRACTIONS = (0.3, 0.6, 0.9)  # MD temperatures as fractions of the lowest melting point
@@ -197,7 +197,9 @@ def _sampling(
             [f"sampling.generators: unknown {unknown}; expected names from {sorted(GENERATORS)}"]
         )
     material = s.material_class or classify(proto)
-    mix = generator_mix(material, s.supercell_atoms, s.generators)
+    mix = generator_mix(
+        material, s.supercell_atoms, s.generators, has_foundation(cfg.teacher.foundation)
+    )
     notes += [f"sampling: {why}" for why in mix.reasons]
     temps = s.rattle_temperatures or _fractions_of_melt(elements, RATTLE_FRACTIONS)
     if s.rattle_temperatures is None:
@@ -209,7 +211,7 @@ def _sampling(
 
 def _melt_quench(cfg: RunConfig, elements: list[str], notes: list[str]) -> float | None:
     """Melt-quench MD only when a foundation model can describe the liquid."""
-    if cfg.teacher.foundation.strip().lower() == "none":
+    if not has_foundation(cfg.teacher.foundation):
         notes.append(
             "no melt-quench: a teacher trained from scratch on near-equilibrium cells "
             "cannot be trusted in the liquid"

@@ -135,6 +135,7 @@ class DistillationMaker(Maker):
                 eos_points=v.eos_points,
                 eos_strain=v.eos_strain,
                 seed=plan.seed,
+                model=plan.teacher.foundation,
             ),
             select=DiversitySelectMaker(
                 n=plan.sampling.n_train,

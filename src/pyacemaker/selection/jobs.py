@@ -19,6 +19,7 @@ from pyacemaker.selection.descriptors import structure_descriptors
 from pyacemaker.selection.direct import direct_sampling, random_sampling
 from pyacemaker.selection.fps import Selection, farthest_point_sampling
 from pyacemaker.selection.screen import screen
+from pyacemaker.surrogate.schemas import has_foundation
 
 Method = Literal["direct", "fps", "random"]
 
@@ -46,7 +47,7 @@ def select(features: NDArray[np.float64], n: int, method: Method, seed: int) -> 
 
 def _model_path(spec: str) -> Path | None:
     """The foundation's local file for descriptors and screening, or None (no model)."""
-    if spec.strip().lower() == "none":
+    if not has_foundation(spec):
         return None
     from pyacemaker.surrogate.mace import resolve_foundation
 

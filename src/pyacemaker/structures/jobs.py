@@ -20,6 +20,7 @@ from pyacemaker.structures.policy import (
     generate_mix,
     generator_mix,
 )
+from pyacemaker.surrogate.schemas import has_foundation
 
 DEFAULT_RATTLE_K = (300.0,)
 
@@ -43,6 +44,9 @@ class CandidatesDoc(BaseModel):
 class CandidateMaker(Maker):
     """Candidates from the generator mix, an independent held-out set, and EOS volumes.
 
+    ``model`` (a foundation spec, "none" for no model) drives the model-based
+    generators (normal modes of molecules).
+
     The mix comes from ``sampling.generators`` (filled by the plan's policy) or, when
     empty, from the material class of the prototype. The held-out cells are strained
     and rattled bulk cells from a different seed, so no test structure can be a
@@ -55,19 +59,26 @@ class CandidateMaker(Maker):
     eos_points: int = 7
     eos_strain: float = 0.06
     seed: int = 42
+    model: str = "none"
 
     def _mix(self, proto: Atoms) -> GeneratorMix:
         s = self.sampling
         material = s.material_class or classify(proto)
-        return generator_mix(material, s.supercell_atoms, s.generators)
+        return generator_mix(material, s.supercell_atoms, s.generators, has_foundation(self.model))
 
     def _settings(self) -> MixSettings:
         s = self.sampling
+        model = None
+        if has_foundation(self.model):
+            from pyacemaker.surrogate.mace import resolve_foundation
+
+            model = str(resolve_foundation(self.model))
         return MixSettings(
             max_strain=s.max_strain,
             rattle=s.rattle,
             temperatures=tuple(s.rattle_temperatures or DEFAULT_RATTLE_K),
             supercell_atoms=s.supercell_atoms,
+            model=model,
         )
 
     @job

@@ -8,6 +8,7 @@ document repeats. :func:`generate_mix` then draws the candidates, seeded.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
@@ -20,6 +21,7 @@ from pyacemaker.structures.generate import supercell_repeat
 from pyacemaker.structures.generators import (
     antisite_cells,
     interstitial_cells,
+    normal_mode_cells,
     random_alloy_cells,
     rattle_cells,
     slab_cells,
@@ -66,9 +68,15 @@ class GeneratorMix:
 
 
 def generator_mix(
-    material_class: MaterialClass, supercell_atoms: int, override: dict[str, float] | None = None
+    material_class: MaterialClass,
+    supercell_atoms: int,
+    override: dict[str, float] | None = None,
+    has_model: bool = False,
 ) -> GeneratorMix:
-    """Default shares for the class, minus what does not apply; ``override`` wins outright."""
+    """Default shares for the class, minus what does not apply; ``override`` wins outright.
+
+    ``has_model``: a foundation model exists before any DFT (needed for normal modes).
+    """
     if override is not None:
         return GeneratorMix(material_class, dict(override), ["generator mix given in the config"])
     shares = dict(BASE_MIXES[material_class])
@@ -81,8 +89,11 @@ def generator_mix(
             "(a defect in so small a cell is another crystal); their share goes to rattle"
         )
     reasons.append("no surfaces by default: vacuum makes each DFT call several times costlier")
-    if material_class == "molecule":
-        reasons.append("molecule: rattle only (normal-mode sampling needs a model; see docs)")
+    if material_class == "molecule" and has_model:
+        shares = {"normal_modes": 0.6, "rattle": 0.4}
+        reasons.append("molecule with a foundation model: normal modes from its Hessian + rattle")
+    elif material_class == "molecule":
+        reasons.append("molecule: rattle only (normal-mode sampling needs a foundation model)")
     return GeneratorMix(material_class, shares, reasons)
 
 
@@ -105,6 +116,7 @@ class MixSettings:
     rattle: float
     temperatures: tuple[float, ...]
     supercell_atoms: int
+    model: str | None = None  # MACE .model file for model-driven generators (normal modes)
 
 
 Generator = Callable[[Atoms, int, MixSettings, int], list[Atoms]]
@@ -146,7 +158,21 @@ def _alloy(proto: Atoms, n: int, s: MixSettings, seed: int) -> list[Atoms]:
     return random_alloy_cells(cell, composition, n, seed=seed)
 
 
+def _normal_modes(proto: Atoms, n: int, s: MixSettings, seed: int) -> list[Atoms]:
+    """Normal-mode samples with the model's Hessian, at the highest rattle temperature."""
+    if s.model is None:
+        raise ValueError("normal_modes needs a model: configure teacher.foundation")
+    from pyacemaker.surrogate.mace import mace_calculator
+
+    with tempfile.TemporaryDirectory() as tmp:
+        return normal_mode_cells(
+            proto, mace_calculator(s.model), n, temperature_K=max(s.temperatures), seed=seed,
+            workdir=tmp,
+        )  # fmt: skip
+
+
 GENERATORS: dict[str, Generator] = {
+    "normal_modes": _normal_modes,
     "strain": _strain,
     "rattle": lambda p, n, s, seed: rattle_cells(
         _cells(p, s)[::-1], n, temperatures=s.temperatures, seed=seed

@@ -74,6 +74,7 @@ from pyacemaker.surrogate.schemas import (
     FoundationHow,
     MaceTrainSettings,
     TeacherDoc,
+    has_foundation,
 )
 
 __all__ = [
@@ -139,7 +140,7 @@ def resolve_foundation(spec: str) -> Path | None:
 def resolve_foundation_choice(spec: str) -> FoundationChoice:
     """Like :func:`resolve_foundation`, but also says how the file was found."""
     text = spec.strip()
-    if text.lower() == "none":
+    if not has_foundation(text):
         return FoundationChoice(spec=spec, path=None, how="none", detail="trained from scratch")
     size = MACE_MP_NAMES.get(text.lower())
     if size is not None:

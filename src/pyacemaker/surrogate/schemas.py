@@ -97,6 +97,11 @@ class MaceTrainSettings(BaseModel):
 FoundationHow = Literal["none", "cached", "downloaded", "local_file"]
 
 
+def has_foundation(spec: str) -> bool:
+    """False for the ``teacher.foundation`` value that means "train from scratch"."""
+    return spec.strip().lower() != "none"
+
+
 class FoundationChoice(BaseModel):
     """What ``teacher.foundation`` resolved to, kept so a run can say where it started."""
 
