@@ -12,7 +12,6 @@ from pathlib import Path
 import yaml
 from ase import Atoms
 from pydantic import BaseModel, ConfigDict
-from pymatgen.core import Element
 
 from pyacemaker.ace.schemas import AceFitSettings
 from pyacemaker.config.errors import ConfigError
@@ -32,7 +31,7 @@ from pyacemaker.dft.pseudo import (
 from pyacemaker.dft.qe import QESettings
 from pyacemaker.oracle import import_object
 from pyacemaker.structures.generate import build_prototype
-from pyacemaker.structures.policy import GENERATORS, classify, generator_mix
+from pyacemaker.structures.policy import GENERATORS, classify, generator_mix, melting_point
 from pyacemaker.surrogate.schemas import MaceTrainSettings, has_foundation
 
 DEFAULT_KSPACING = 0.3  # 1/Å with 2π: ~1 meV/atom k-point error for Si-like cells
@@ -162,16 +161,9 @@ def _oracle(cfg: RunConfig, elements: list[str], notes: list[str]) -> OracleSpec
     return OracleSpec(engine=cfg.oracle.engine, kwargs=cfg.oracle.kwargs)
 
 
-def _melting_point(elements: list[str]) -> float:
-    """Lowest known elemental melting point (K); 1000 K when none is known."""
-    melts = [Element(el).melting_point for el in elements]
-    known = [float(m) for m in melts if m]
-    return min(known) if known else 1000.0
-
-
 def _fractions_of_melt(elements: list[str], fractions: tuple[float, ...]) -> list[float]:
     """Temperatures at ``fractions`` of the melting point, rounded to 50 K (at least 50 K)."""
-    t_melt = _melting_point(elements)
+    t_melt = melting_point(elements)
     return [float(round(f * t_melt / 50) * 50) or 50.0 for f in fractions]
 
 
@@ -181,7 +173,7 @@ def _temperatures(cfg: RunConfig, elements: list[str], notes: list[str]) -> list
     temps = _fractions_of_melt(elements, MELT_FRACTIONS)
     notes.append(
         f"MD temperatures {temps} K = {MELT_FRACTIONS} x melting point "
-        f"{_melting_point(elements):.0f} K"
+        f"{melting_point(elements):.0f} K"
     )
     return temps
 
@@ -217,7 +209,7 @@ def _melt_quench(cfg: RunConfig, elements: list[str], notes: list[str]) -> float
             "cannot be trusted in the liquid"
         )
         return None
-    t = float(round(MELT_QUENCH_FACTOR * _melting_point(elements) / 50) * 50)
+    t = float(round(MELT_QUENCH_FACTOR * melting_point(elements) / 50) * 50)
     notes.append(f"melt-quench with the fine-tuned teacher at {t:.0f} K (foundation configured)")
     return t
 

@@ -26,9 +26,10 @@ from ase.vibrations import Vibrations
 
 from pyacemaker.data import CONFIG_TYPE_KEY
 
-# Einstein frequency of the rattle model (T -> sigma), THz. 5 THz is typical of metals and
-# a bit soft for covalent solids (Si optical modes ~15 THz): displacements err large.
+# Einstein frequency of the rattle model (T -> sigma) when none is given, THz (typical of
+# metals; :func:`einstein_frequency_thz` estimates one per material).
 EINSTEIN_THZ = 5.0
+LINDEMANN = 0.1  # RMS displacement at melting / nearest-neighbour distance (Lindemann)
 MIN_DISTANCE_FACTOR = 0.6  # of the sum of covalent radii: closer pairs are unphysical
 _VOID_TRIALS = 400  # random points tried when looking for the largest void
 
@@ -40,12 +41,10 @@ def _tag(atoms: Atoms, name: str, index: int, seed: int, parent: Atoms) -> Atoms
     return atoms
 
 
-def min_distance(atoms: Atoms) -> float:
-    """Shortest interatomic distance (minimum image where periodic); inf for one atom."""
-    if len(atoms) < 2:
-        return float("inf")
-    d = atoms.get_all_distances(mic=bool(atoms.pbc.any()))
-    return float(d[np.triu_indices(len(atoms), 1)].min())
+def min_distance(atoms: Atoms, cutoff: float = 6.0) -> float:
+    """Shortest interatomic distance up to ``cutoff`` Å, periodic images included; else inf."""
+    d = neighbor_list("d", atoms, cutoff)
+    return float(d.min()) if len(d) else float("inf")
 
 
 def min_distance_ratio(atoms: Atoms) -> float:
@@ -69,22 +68,31 @@ def shear_strain(rng: np.random.Generator, amplitude: float) -> np.ndarray:
     return traceless
 
 
+def stratified(rng: np.random.Generator, n: int, amplitude: float) -> np.ndarray:
+    """``n`` values in ±amplitude, one uniform draw per equal-width stratum, shuffled."""
+    edges = -amplitude + 2 * amplitude * (np.arange(n) + rng.uniform(size=n)) / max(n, 1)
+    return np.asarray(rng.permutation(edges))
+
+
 def strain_cells(
     cells: Sequence[Atoms], n: int, *, volumetric: float, shear: float, seed: int
 ) -> list[Atoms]:
     """``n`` strained copies cycling over ``cells``: even ones volumetric, odd ones shear.
 
-    Volumetric: isotropic linear strain uniform in ±``volumetric``; shear: traceless.
+    Volumetric: isotropic linear strain in ±``volumetric``, stratified so both compression
+    and expansion are always covered (plain uniform draws left one side empty in a
+    mini quickstart, and the E-V curve with it); shear: traceless.
     Separating the two gives the fit both the equation of state and the elastic shear
     response instead of blurring them into one random tensor.
     """
     rng = np.random.default_rng(seed)
+    volumetric_strains = stratified(rng, (n + 1) // 2, volumetric)
     out = []
     for i in range(n):
         parent = cells[i % len(cells)]
         atoms = parent.copy()
         if i % 2 == 0:
-            deformation = (1 + rng.uniform(-volumetric, volumetric)) * np.eye(3)
+            deformation = (1 + volumetric_strains[i // 2]) * np.eye(3)
         else:
             deformation = np.eye(3) + shear_strain(rng, shear)
         atoms.set_cell(atoms.cell.array @ deformation, scale_atoms=True)
@@ -102,6 +110,19 @@ def thermal_sigma(symbols: Sequence[str], temperature_K: float, nu_thz: float) -
     mass = np.array([atomic_masses[atomic_numbers[s]] for s in symbols])  # amu
     omega = 2 * np.pi * nu_thz * 1e12 / units.s  # rad per ASE time unit
     return np.sqrt(units.kB * temperature_K / mass) / omega
+
+
+def einstein_frequency_thz(atoms: Atoms, melting_point: float) -> float:
+    """Einstein frequency (THz) that puts the RMS displacement at the Lindemann value at T_m.
+
+    Lindemann: atoms melt when their 3-D RMS displacement reaches about 10 % of the
+    nearest-neighbour distance d, so the per-axis σ(T_m) = 0.1 d / √3 and, with the
+    mean mass m, ``ω = sqrt(k_B T_m / m) / σ(T_m)``. Cu gives 4.6 THz, Si 8.3 THz.
+    """
+    sigma_m = LINDEMANN * min_distance(atoms) / np.sqrt(3)
+    mass = float(np.mean(atoms.get_masses()))
+    omega = np.sqrt(units.kB * melting_point / mass) / sigma_m  # rad per ASE time unit
+    return float(omega * units.s / (2 * np.pi * 1e12))
 
 
 def rattle_cells(

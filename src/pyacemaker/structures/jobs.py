@@ -13,12 +13,14 @@ from pyacemaker.config.schema import SamplingConfig, StructureConfig
 from pyacemaker.data import CONFIG_TYPE_KEY, write_dataset
 from pyacemaker.progress import stage
 from pyacemaker.structures.generate import build_prototype, strain_rattle, volume_series
+from pyacemaker.structures.generators import einstein_frequency_thz
 from pyacemaker.structures.policy import (
     GeneratorMix,
     MixSettings,
     classify,
     generate_mix,
     generator_mix,
+    melting_point,
 )
 from pyacemaker.surrogate.schemas import has_foundation
 
@@ -66,8 +68,9 @@ class CandidateMaker(Maker):
         material = s.material_class or classify(proto)
         return generator_mix(material, s.supercell_atoms, s.generators, has_foundation(self.model))
 
-    def _settings(self) -> MixSettings:
+    def _settings(self, proto: Atoms) -> MixSettings:
         s = self.sampling
+        elements = sorted(set(proto.get_chemical_symbols()))
         model = None
         if has_foundation(self.model):
             from pyacemaker.surrogate.mace import resolve_foundation
@@ -79,6 +82,7 @@ class CandidateMaker(Maker):
             temperatures=tuple(s.rattle_temperatures or DEFAULT_RATTLE_K),
             supercell_atoms=s.supercell_atoms,
             model=model,
+            einstein_thz=einstein_frequency_thz(proto, melting_point(elements)),
         )
 
     @job
@@ -88,7 +92,9 @@ class CandidateMaker(Maker):
         with stage("generate", f"{s.n_candidates} candidates + {s.n_test} held-out"):
             proto = build_prototype(self.structure)
             mix = self._mix(proto)
-            cands = generate_mix(proto, mix.shares, s.n_candidates, self._settings(), self.seed)
+            cands = generate_mix(
+                proto, mix.shares, s.n_candidates, self._settings(proto), self.seed
+            )
             test = strain_rattle(
                 proto, s.n_test, max_strain=s.max_strain, rattle=s.rattle,
                 min_atoms=s.supercell_atoms, seed=self.seed + 1, tag="test",
