@@ -1,6 +1,7 @@
 """Random vs smart selection at equal labelling budgets, EMT copper as ground truth.
 
 Usage: python benchmarks/sampling.py [OUT_DIR] [BUDGET ...]   (default budgets 8 16 32)
+       python benchmarks/sampling.py --table OUT_DIR   (reprint the table of a finished run)
 
 One candidate pool (the pipeline's generator mix for a metal: strain, thermal rattle,
 vacancies, interstitials; 8-atom supercells) is drawn once. For every budget n, n
@@ -9,8 +10,8 @@ sampling (both on the radial descriptor the pipeline uses when no foundation mod
 configured); the picks are labelled with EMT and a small ACE is fitted to each. Two
 held-out sets measure the result: the same generator mix with another seed, and EMT
 Langevin MD snapshots of a 32-atom cell (300 K and 900 K), which no method saw.
-Prints a markdown table (means over random seeds ± their spread) and writes
-``results.json`` into OUT_DIR.
+Prints a markdown table (random: median over seeds, with min–max, because a single
+unlucky draw can be off by orders of magnitude) and writes ``results.json`` into OUT_DIR.
 """
 
 from __future__ import annotations
@@ -75,6 +76,10 @@ def fit_and_score(
 
 
 def main() -> int:
+    if sys.argv[1:2] == ["--table"]:
+        results = json.loads((Path(sys.argv[2]) / "results.json").read_text())
+        print(table(results, sorted({int(r["budget"]) for r in results})))
+        return 0
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "bench_sampling").resolve()
     budgets = [int(b) for b in sys.argv[2:]] or [8, 16, 32]
     proto = bulk("Cu", "fcc", a=3.61)
@@ -103,7 +108,7 @@ def main() -> int:
 
 
 def table(results: list[dict[str, object]], budgets: list[int]) -> str:
-    """Markdown table: one row per budget and method (random: mean ± std over seeds)."""
+    """Markdown table: one row per budget and method (random: median, min–max over seeds)."""
     keys = ("mix_force", "mix_energy_mev", "md_force", "md_energy_mev")
     lines = [
         "| budget | selection | force RMSE, mix (eV/Å) | energy RMSE, mix (meV/atom) "
@@ -116,10 +121,10 @@ def table(results: list[dict[str, object]], budgets: list[int]) -> str:
             cells = []
             for key in keys:
                 values = np.array([float(r[key]) for r in rows])  # type: ignore[arg-type]
-                digits = 4 if "force" in key else 2
-                text = f"{values.mean():.{digits}f}"
+                digits = 3 if "force" in key else 1
+                text = f"{np.median(values):.{digits}f}"
                 if len(values) > 1:
-                    text += f" ± {values.std():.{digits}f}"
+                    text += f" ({values.min():.{digits}f}–{values.max():.{digits}f})"
                 cells.append(text)
             lines.append(f"| {n} | {method} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
