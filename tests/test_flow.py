@@ -22,6 +22,7 @@ STAGES = [
     "dft_test",
     "dft_eos",
     "teacher",
+    "committee",
     "teacher_md",
     "teacher_label",
     "ace_base",

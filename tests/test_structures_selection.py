@@ -7,7 +7,8 @@ import pytest
 from ase.build import bulk
 
 from pyacemaker.config.schema import StructureConfig
-from pyacemaker.selection.fps import farthest_point_sampling, radial_descriptor, select_diverse
+from pyacemaker.selection.descriptors import structure_descriptors
+from pyacemaker.selection.fps import farthest_point_sampling, radial_descriptor
 from pyacemaker.structures.generate import (
     build_prototype,
     strain_rattle,
@@ -73,7 +74,9 @@ def test_select_diverse_prefers_distinct_structures() -> None:
     same = [si.copy() for _ in range(5)]
     strained = si.copy()
     strained.set_cell(si.cell * 1.05, scale_atoms=True)
-    sel = select_diverse([*same, strained], 2)
+    features, name = structure_descriptors([*same, strained], None)
+    sel = farthest_point_sampling(features, 2)
+    assert name.startswith("radial")
     assert 5 in sel.indices
     assert len(radial_descriptor(si)) == 41
     assert sel.reasons()[1].startswith("farthest-point pick")

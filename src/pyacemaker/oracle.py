@@ -23,7 +23,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import numpy as np
 from ase import Atoms
@@ -271,7 +271,20 @@ class LabelDoc(BaseModel):
     calculations: list[CalcRecord] = Field(default_factory=list)
 
 
-def label_dataset(oracle: CalculatorOracle, structures: str, workdir: str, what: str) -> LabelDoc:
+class Labeller(Protocol):
+    """What :func:`label_dataset` needs: a provenance string and ``label``."""
+
+    @property
+    def source(self) -> str:
+        """Provenance of the labels."""
+        ...
+
+    def label(self, structures: Sequence[Atoms], workdir: Path) -> LabelResult:
+        """Label structures, failures collected."""
+        ...
+
+
+def label_dataset(oracle: Labeller, structures: str, workdir: str, what: str) -> LabelDoc:
     """Label an extxyz file into ``workdir/labelled.xyz``; failures go to ``failed.xyz``.
 
     Each failed structure keeps its error in ``info["error"]`` so it can be inspected

@@ -12,12 +12,12 @@ from pathlib import Path
 import yaml
 from ase import Atoms
 from pydantic import BaseModel, ConfigDict
-from pymatgen.core import Element
 
 from pyacemaker.ace.schemas import AceFitSettings
 from pyacemaker.config.errors import ConfigError
 from pyacemaker.config.schema import (
     ActiveLearningConfig,
+    CommitteeConfig,
     RunConfig,
     SamplingConfig,
     StructureConfig,
@@ -33,10 +33,13 @@ from pyacemaker.dft.qe import QESettings
 from pyacemaker.embedding.cutout import nearest_neighbour_distance
 from pyacemaker.oracle import import_object
 from pyacemaker.structures.generate import build_prototype
-from pyacemaker.surrogate.schemas import MaceTrainSettings
+from pyacemaker.structures.policy import GENERATORS, classify, generator_mix, melting_point
+from pyacemaker.surrogate.schemas import MaceTrainSettings, has_foundation
 
 DEFAULT_KSPACING = 0.3  # 1/Å with 2π: ~1 meV/atom k-point error for Si-like cells
 MELT_FRACTIONS = (0.3, 0.6, 0.9)  # MD temperatures as fractions of the lowest melting point
+RATTLE_FRACTIONS = (0.1, 0.25, 0.4)  # thermal-rattle temperatures, fractions of the same
+MELT_QUENCH_FACTOR = 1.5  # melt-quench MD temperature: this times the melting point
 CORE_SHELL_FACTOR = 1.2  # core radius / nearest-neighbour distance: centre + first shell
 MIN_BUFFER_SHELL = 0.5  # buffer at least half a neighbour distance thicker than the core
 
@@ -47,6 +50,9 @@ class TeacherPlan(BaseModel):
     model_config = ConfigDict(extra="forbid")
     foundation: str
     settings: MaceTrainSettings
+    finetuning: str = "naive"
+    replay_file: Path | None = None
+    committee: CommitteeConfig = CommitteeConfig()
 
 
 class PoolPlan(BaseModel):
@@ -59,6 +65,7 @@ class PoolPlan(BaseModel):
     interval: int
     timestep_fs: float
     supercell_atoms: int
+    melt_temperature: float | None = None
 
 
 class AcePlan(BaseModel):
@@ -169,15 +176,57 @@ def _oracle(cfg: RunConfig, elements: list[str], notes: list[str]) -> OracleSpec
     return OracleSpec(engine=cfg.oracle.engine, kwargs=cfg.oracle.kwargs)
 
 
+def _fractions_of_melt(elements: list[str], fractions: tuple[float, ...]) -> list[float]:
+    """Temperatures at ``fractions`` of the melting point, rounded to 50 K (at least 50 K)."""
+    t_melt = melting_point(elements)
+    return [float(round(f * t_melt / 50) * 50) or 50.0 for f in fractions]
+
+
 def _temperatures(cfg: RunConfig, elements: list[str], notes: list[str]) -> list[float]:
     if cfg.pool.temperatures is not None:
         return cfg.pool.temperatures
-    melts = [Element(el).melting_point for el in elements]
-    known = [float(m) for m in melts if m]
-    t_melt = min(known) if known else 1000.0
-    temps = [float(round(f * t_melt / 50) * 50) or 50.0 for f in MELT_FRACTIONS]
-    notes.append(f"MD temperatures {temps} K = {MELT_FRACTIONS} x melting point {t_melt:.0f} K")
+    temps = _fractions_of_melt(elements, MELT_FRACTIONS)
+    notes.append(
+        f"MD temperatures {temps} K = {MELT_FRACTIONS} x melting point "
+        f"{melting_point(elements):.0f} K"
+    )
     return temps
+
+
+def _sampling(
+    cfg: RunConfig, proto: Atoms, elements: list[str], notes: list[str]
+) -> SamplingConfig:
+    """Material class, generator mix and rattle temperatures, each with its reason."""
+    s = cfg.sampling
+    unknown = sorted(set(s.generators or {}) - set(GENERATORS))
+    if unknown:
+        raise ConfigError(
+            [f"sampling.generators: unknown {unknown}; expected names from {sorted(GENERATORS)}"]
+        )
+    material = s.material_class or classify(proto)
+    mix = generator_mix(
+        material, s.supercell_atoms, s.generators, has_foundation(cfg.teacher.foundation)
+    )
+    notes += [f"sampling: {why}" for why in mix.reasons]
+    temps = s.rattle_temperatures or _fractions_of_melt(elements, RATTLE_FRACTIONS)
+    if s.rattle_temperatures is None:
+        notes.append(f"thermal rattle at {temps} K = {RATTLE_FRACTIONS} x melting point")
+    return s.model_copy(
+        update={"material_class": material, "generators": mix.shares, "rattle_temperatures": temps}
+    )
+
+
+def _melt_quench(cfg: RunConfig, elements: list[str], notes: list[str]) -> float | None:
+    """Melt-quench MD only when a foundation model can describe the liquid."""
+    if not has_foundation(cfg.teacher.foundation):
+        notes.append(
+            "no melt-quench: a teacher trained from scratch on near-equilibrium cells "
+            "cannot be trusted in the liquid"
+        )
+        return None
+    t = float(round(MELT_QUENCH_FACTOR * melting_point(elements) / 50) * 50)
+    notes.append(f"melt-quench with the fine-tuned teacher at {t:.0f} K (foundation configured)")
+    return t
 
 
 def _ace(cfg: RunConfig) -> AcePlan:
@@ -234,6 +283,7 @@ def expand(cfg: RunConfig) -> Plan:
     )
     pool = PoolPlan(
         temperatures=_temperatures(cfg, elements, notes),
+        melt_temperature=_melt_quench(cfg, elements, notes),
         **cfg.pool.model_dump(exclude={"temperatures"}),
     )
     ace = _ace(cfg)
@@ -246,8 +296,14 @@ def expand(cfg: RunConfig) -> Plan:
         a_ref=float(proto.cell.lengths()[0] if cfg.structure.a is None else cfg.structure.a),
         v_ref=float(proto.get_volume() / len(proto)),
         oracle=oracle,
-        sampling=cfg.sampling,
-        teacher=TeacherPlan(foundation=cfg.teacher.foundation, settings=teacher),
+        sampling=_sampling(cfg, proto, elements, notes),
+        teacher=TeacherPlan(
+            foundation=cfg.teacher.foundation,
+            settings=teacher,
+            finetuning=cfg.teacher.finetuning,
+            replay_file=cfg.teacher.replay_file,
+            committee=cfg.teacher.committee,
+        ),
         pool=pool,
         ace=ace,
         validation=cfg.validation,

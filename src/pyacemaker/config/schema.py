@@ -129,6 +129,69 @@ class SamplingConfig(_Strict):
     supercell_atoms: int = Field(
         8, gt=0, description="a minimum number of atoms of supercell candidates, e.g. 8"
     )
+    material_class: Literal["metal", "covalent", "compound", "alloy", "molecule"] | None = Field(
+        None,
+        description="one of metal, covalent, compound, alloy, molecule (default: from the "
+        "elements and periodicity); it picks the generator mix",
+    )
+    generators: dict[str, float] | None = Field(
+        None,
+        description="a mapping generator -> share, e.g. {strain: 0.3, rattle: 0.4, vacancy: 0.2, "
+        "surface: 0.1}; names: strain, rattle, vacancy, interstitial, antisite, surface, "
+        "random_alloy (default: chosen from the material class)",
+    )
+    rattle_temperatures: list[float] | None = Field(
+        None,
+        description="a list of temperatures in K for thermal rattling, e.g. [300, 600] "
+        "(default: fractions of the melting point)",
+    )
+    selection: Literal["direct", "fps", "random"] = Field(
+        "direct", description="one of direct (PCA + k-means + picks per cluster), fps, random"
+    )
+    min_distance_factor: float = Field(
+        0.6,
+        gt=0,
+        lt=1,
+        description="a fraction of the sum of covalent radii below which a candidate is "
+        "discarded as unphysical before DFT, e.g. 0.6",
+    )
+
+
+class CommitteeConfig(_Strict):
+    """Committee of MACE teachers: uncertainty for the pool and the tiered oracle."""
+
+    size: int = Field(
+        2, ge=1, le=8, description="a number of teachers from 1 (no committee) to 8, e.g. 2"
+    )
+    epochs_fraction: float = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="a fraction of the teacher's epochs for the extra members, e.g. 0.5",
+    )
+    bootstrap: bool = Field(
+        True, description="true (extra members train on bootstrap resamples) or false"
+    )
+    uncertainty_threshold: float = Field(
+        0.15,
+        gt=0,
+        description="a force deviation in eV/Å below which teacher labels are accepted, e.g. 0.15",
+    )
+    threshold_call_dft: float | None = Field(
+        None,
+        gt=0,
+        description="a force deviation in eV/Å above which the pool structure goes to DFT, "
+        "e.g. 0.5, or null (never call DFT from the pool)",
+    )
+    uncertain_weight: float = Field(
+        0.3,
+        ge=0,
+        le=1,
+        description="a fit weight from 0 to 1 for teacher labels between the two thresholds",
+    )
+    max_force: float = Field(
+        20.0, gt=0, description="a force in eV/Å above which a structure is discarded, e.g. 20"
+    )
 
 
 class TeacherConfig(_Strict):
@@ -141,6 +204,17 @@ class TeacherConfig(_Strict):
     )
     max_num_epochs: int | None = Field(None, gt=0, description="a positive number of epochs")
     num_channels: int = Field(16, gt=0, description="a positive number of channels, e.g. 16")
+    finetuning: Literal["naive", "multihead"] = Field(
+        "naive",
+        description="naive (fine-tune all weights on the DFT data) or multihead (keep a head "
+        "on replay data; falls back to naive where mace-torch cannot, with the reason recorded)",
+    )
+    replay_file: Path | None = Field(
+        None,
+        description="an extxyz file of the foundation's own data for multihead replay "
+        "(MACE-MP-0 names use mace-torch's 'mp' replay set)",
+    )
+    committee: CommitteeConfig = Field(default_factory=CommitteeConfig)
 
 
 class PoolConfig(_Strict):

@@ -1,8 +1,9 @@
 """The distillation pipeline, top to bottom, as one jobflow Flow.
 
-generate → select → DFT (train, held-out, EOS) → MACE teacher → teacher MD pool →
-teacher labels → ACE base fit → ACE delta fit on DFT → active set → exploration (active
-learning with LAMMPS, optional) → validate → report.
+generate (generator mix) → screen + select (DIRECT) → DFT (train, held-out, EOS) →
+MACE teacher (+ committee) → teacher MD pool → tiered labels → ACE base fit →
+ACE delta fit on DFT → active set → exploration (active learning with LAMMPS) →
+validate → report.
 Each stage is a small Maker from its domain package; this module only wires them.
 """
 
@@ -20,8 +21,17 @@ from pyacemaker.flows.active_learning import ActiveLearningMaker
 from pyacemaker.flows.report import ReportMaker
 from pyacemaker.selection.jobs import DiversitySelectMaker
 from pyacemaker.structures.jobs import CandidateMaker
-from pyacemaker.surrogate.jobs import TeacherLabelMaker, TeacherMDMaker, TeacherTrainMaker
+from pyacemaker.surrogate.jobs import (
+    CommitteeMaker,
+    TeacherLabelMaker,
+    TeacherMDMaker,
+    TeacherTrainMaker,
+)
 from pyacemaker.validation.jobs import ValidateMaker
+
+# Fields of teacher.committee that configure the committee and the tiered routing.
+COMMITTEE_FIELDS = {"size", "epochs_fraction", "bootstrap"}
+ROUTING_FIELDS = {"uncertainty_threshold", "threshold_call_dft", "uncertain_weight", "max_force"}
 
 
 @dataclass
@@ -33,6 +43,7 @@ class DistillationMaker(Maker):
     select: DiversitySelectMaker = field(default_factory=DiversitySelectMaker)
     dft: LabelMaker = field(default_factory=LabelMaker)
     teacher: TeacherTrainMaker = field(default_factory=TeacherTrainMaker)
+    committee: CommitteeMaker | None = field(default_factory=CommitteeMaker)
     teacher_md: TeacherMDMaker = field(default_factory=TeacherMDMaker)
     teacher_label: TeacherLabelMaker = field(default_factory=TeacherLabelMaker)
     base_fit: AceFitMaker = field(default_factory=lambda: AceFitMaker(name="ace_base"))
@@ -56,8 +67,17 @@ class DistillationMaker(Maker):
         dft_test = replace(self.dft, name="dft_test").make(gen.output.test, at("03_dft_test"))
         dft_eos = replace(self.dft, name="dft_eos").make(gen.output.eos, at("03_dft_eos"))
         teacher = self.teacher.make(dft_train.output.dataset, at("04_teacher"))
+        committee = (
+            self.committee.make(
+                teacher.output, dft_train.output.dataset, at("04_teacher/committee")
+            )
+            if self.committee is not None and self.committee.size > 1
+            else None
+        )
         md = self.teacher_md.make(teacher.output, at("05_teacher_md"))
-        pool = self.teacher_label.make(teacher.output, md.output, at("06_pool"))
+        pool = self.teacher_label.make(
+            teacher.output, md.output, at("06_pool"), committee.output if committee else None
+        )
         base = self.base_fit.make(
             [pool.output.dataset], [1.0], at("07_ace_base"), reference=dft_train.output.dataset
         )
@@ -105,6 +125,7 @@ class DistillationMaker(Maker):
             dft_test,
             dft_eos,
             teacher,
+            *([committee] if committee else []),
             md,
             pool,
             base,
@@ -120,6 +141,7 @@ class DistillationMaker(Maker):
     def from_plan(cls, plan: Plan) -> DistillationMaker:
         """All stage makers configured from an expanded plan."""
         v = plan.validation
+        committee = plan.teacher.committee
         return cls(
             name=plan.name,
             generate=CandidateMaker(
@@ -128,11 +150,29 @@ class DistillationMaker(Maker):
                 eos_points=v.eos_points,
                 eos_strain=v.eos_strain,
                 seed=plan.seed,
+                model=plan.teacher.foundation,
             ),
-            select=DiversitySelectMaker(n=plan.sampling.n_train, cutoff=plan.ace.base.cutoff),
+            select=DiversitySelectMaker(
+                n=plan.sampling.n_train,
+                cutoff=plan.ace.base.cutoff,
+                method=plan.sampling.selection,
+                model=plan.teacher.foundation,
+                min_distance_factor=plan.sampling.min_distance_factor,
+                max_force=committee.max_force,
+                seed=plan.seed,
+            ),
             dft=LabelMaker(oracle=plan.oracle),
             teacher=TeacherTrainMaker(
-                settings=plan.teacher.settings, foundation=plan.teacher.foundation
+                settings=plan.teacher.settings,
+                foundation=plan.teacher.foundation,
+                finetuning=plan.teacher.finetuning,
+                replay_file=plan.teacher.replay_file,
+            ),
+            committee=CommitteeMaker(**committee.model_dump(include=COMMITTEE_FIELDS)),
+            teacher_label=TeacherLabelMaker(
+                min_distance_factor=plan.sampling.min_distance_factor,
+                dft=plan.oracle,
+                **committee.model_dump(include=ROUTING_FIELDS),
             ),
             teacher_md=TeacherMDMaker(
                 structure=plan.structure, seed=plan.seed, **plan.pool.model_dump()

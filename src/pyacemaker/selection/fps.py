@@ -8,8 +8,7 @@ picks structures that cover descriptor space instead of piling up near the mean.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 from ase import Atoms
@@ -29,13 +28,20 @@ def radial_descriptor(atoms: Atoms, cutoff: float = 5.0, bins: int = 40) -> NDAr
 
 @dataclass
 class Selection:
-    """Indices picked, in pick order, with the distance that justified each pick."""
+    """Indices picked, in pick order, with the distance that justified each pick.
+
+    ``explanations`` (one per pick) replaces the farthest-point wording for other
+    selection methods (DIRECT, random).
+    """
 
     indices: list[int]
     distances: list[float]
+    explanations: list[str] = field(default_factory=list)
 
     def reasons(self) -> list[str]:
         """Human-readable reason per pick, stored with the selected structures."""
+        if self.explanations:
+            return list(self.explanations)
         return [
             "first pick: farthest from the descriptor mean"
             if k == 0
@@ -44,14 +50,20 @@ class Selection:
         ]
 
 
+def standardise(features: NDArray[np.float64]) -> NDArray[np.float64]:
+    """Columns shifted to zero mean and scaled to unit variance (constant columns kept at 0)."""
+    x = np.asarray(features, dtype=float)
+    scale = x.std(axis=0)
+    out: NDArray[np.float64] = (x - x.mean(axis=0)) / np.where(scale > 0, scale, 1.0)
+    return out
+
+
 def farthest_point_sampling(features: NDArray[np.float64], n: int) -> Selection:
     """Greedy max-min selection of ``n`` rows of ``features`` (standardised per column).
 
     Deterministic: starts from the row farthest from the mean, ties broken by index.
     """
-    x = np.asarray(features, dtype=float)
-    scale = x.std(axis=0)
-    x = (x - x.mean(axis=0)) / np.where(scale > 0, scale, 1.0)
+    x = standardise(features)
     n = min(n, len(x))
     first = int(np.argmax(np.linalg.norm(x, axis=1)))
     picked, dists = [first], [float(np.linalg.norm(x[first]))]
@@ -62,9 +74,3 @@ def farthest_point_sampling(features: NDArray[np.float64], n: int) -> Selection:
         dists.append(float(nearest[nxt]))
         nearest = np.minimum(nearest, np.linalg.norm(x - x[nxt], axis=1))
     return Selection(picked, dists)
-
-
-def select_diverse(structures: Sequence[Atoms], n: int, cutoff: float = 5.0) -> Selection:
-    """Farthest-point sampling on :func:`radial_descriptor` of each structure."""
-    features = np.array([radial_descriptor(a, cutoff) for a in structures])
-    return farthest_point_sampling(features, n)

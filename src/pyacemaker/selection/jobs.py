@@ -2,15 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
+import numpy as np
+from ase import Atoms
 from jobflow import Maker, job
+from numpy.typing import NDArray
 from pydantic import BaseModel
 
 from pyacemaker.data import read_dataset, write_dataset
 from pyacemaker.progress import stage
-from pyacemaker.selection.fps import select_diverse
+from pyacemaker.selection.descriptors import structure_descriptors
+from pyacemaker.selection.direct import direct_sampling, random_sampling
+from pyacemaker.selection.fps import Selection, farthest_point_sampling
+from pyacemaker.selection.screen import screen
+from pyacemaker.surrogate.schemas import has_foundation
+
+Method = Literal["direct", "fps", "random"]
 
 
 class SelectionDoc(BaseModel):
@@ -19,27 +30,79 @@ class SelectionDoc(BaseModel):
     dataset: str
     indices: list[int]
     reasons: list[str]
+    method: str = "fps"
+    descriptor: str = ""
+    rejected: dict[int, str] = {}
+    rejected_dataset: str | None = None
+
+
+def select(features: NDArray[np.float64], n: int, method: Method, seed: int) -> Selection:
+    """Dispatch to DIRECT, farthest-point or random selection."""
+    if method == "direct":
+        return direct_sampling(features, n, seed=seed)
+    if method == "fps":
+        return farthest_point_sampling(features, n)
+    return random_sampling(len(features), n, seed)
+
+
+def _model_path(spec: str) -> Path | None:
+    """The foundation's local file for descriptors and screening, or None (no model)."""
+    if not has_foundation(spec):
+        return None
+    from pyacemaker.surrogate.mace import resolve_foundation
+
+    return resolve_foundation(spec)
 
 
 @dataclass
 class DiversitySelectMaker(Maker):
-    """Farthest-point sampling of ``n`` structures on a radial descriptor."""
+    """Screen out unphysical candidates, then pick ``n`` by DIRECT, FPS or at random.
+
+    With ``model`` (a foundation spec) the descriptors are its MACE node features and
+    its forces screen the candidates (zero-shot); without, a radial descriptor and the
+    geometric check only.
+    """
 
     name: str = "select"
     n: int = 16
     cutoff: float = 5.0
+    method: Method = "direct"
+    model: str = "none"
+    min_distance_factor: float = 0.6
+    max_force: float = 20.0
+    seed: int = 42
+
+    def _screened(self, structures: Sequence[Atoms], model: Path | None) -> list[int]:
+        from pyacemaker.surrogate.mace import mace_calculator
+
+        calc = mace_calculator(model) if model is not None else None
+        return screen(structures, self.min_distance_factor, calc, self.max_force).kept
 
     @job
     def make(self, candidates: str, workdir: str) -> SelectionDoc:
         """Write the selected structures (reason in ``info["selection"]``) to ``selected.xyz``."""
         structures = read_dataset(candidates)
-        with stage("select", f"{self.n} of {len(structures)} by farthest-point sampling"):
-            picked = select_diverse(structures, self.n, self.cutoff)
+        out = Path(workdir)
+        with stage("select", f"{self.n} of {len(structures)} by {self.method}"):
+            model = _model_path(self.model)
+            kept = self._screened(structures, model)
+            pool = [structures[i] for i in kept]
+            features, descriptor = structure_descriptors(pool, model, self.cutoff)
+            picked = select(features, self.n, self.method, self.seed)
+            indices = [kept[i] for i in picked.indices]
             reasons = picked.reasons()
-            chosen = []
-            for idx, why in zip(picked.indices, reasons, strict=True):
-                atoms = structures[idx]
-                atoms.info["selection"] = why
-                chosen.append(atoms)
-            path = write_dataset(Path(workdir) / "selected.xyz", chosen)
-        return SelectionDoc(dataset=str(path), indices=picked.indices, reasons=reasons)
+            for idx, why in zip(indices, reasons, strict=True):
+                structures[idx].info["selection"] = why
+            path = write_dataset(out / "selected.xyz", [structures[i] for i in indices])
+            rejected = {
+                i: str(a.info["rejected"]) for i, a in enumerate(structures) if i not in kept
+            }
+            rejected_path = (
+                str(write_dataset(out / "rejected.xyz", [structures[i] for i in rejected]))
+                if rejected
+                else None
+            )
+        return SelectionDoc(
+            dataset=str(path), indices=indices, reasons=reasons, method=self.method,
+            descriptor=descriptor, rejected=rejected, rejected_dataset=rejected_path,
+        )  # fmt: skip

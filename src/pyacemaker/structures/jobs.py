@@ -10,13 +10,25 @@ from jobflow import Maker, job
 from pydantic import BaseModel
 
 from pyacemaker.config.schema import SamplingConfig, StructureConfig
-from pyacemaker.data import write_dataset
+from pyacemaker.data import CONFIG_TYPE_KEY, write_dataset
 from pyacemaker.progress import stage
 from pyacemaker.structures.generate import build_prototype, strain_rattle, volume_series
+from pyacemaker.structures.generators import einstein_frequency_thz
+from pyacemaker.structures.policy import (
+    GeneratorMix,
+    MixSettings,
+    classify,
+    generate_mix,
+    generator_mix,
+    melting_point,
+)
+from pyacemaker.surrogate.schemas import has_foundation
+
+DEFAULT_RATTLE_K = (300.0,)
 
 
 class CandidatesDoc(BaseModel):
-    """Where the generated structures are: training candidates, test cells, EOS cells."""
+    """Where the generated structures are, and which generators made them and why."""
 
     candidates: str
     test: str
@@ -25,14 +37,22 @@ class CandidatesDoc(BaseModel):
     n_test: int
     n_eos: int
     seed: int
+    material_class: str = ""
+    generator_counts: dict[str, int] = {}
+    reasons: list[str] = []
 
 
 @dataclass
 class CandidateMaker(Maker):
-    """Strained and rattled candidates, an independent held-out set, and EOS volumes.
+    """Candidates from the generator mix, an independent held-out set, and EOS volumes.
 
-    The held-out cells come from a different seed than the training candidates, so
-    no test structure can be a selected training structure.
+    ``model`` (a foundation spec, "none" for no model) drives the model-based
+    generators (normal modes of molecules).
+
+    The mix comes from ``sampling.generators`` (filled by the plan's policy) or, when
+    empty, from the material class of the prototype. The held-out cells are strained
+    and rattled bulk cells from a different seed, so no test structure can be a
+    selected training structure and the held-out errors stay comparable across mixes.
     """
 
     name: str = "generate"
@@ -41,17 +61,28 @@ class CandidateMaker(Maker):
     eos_points: int = 7
     eos_strain: float = 0.06
     seed: int = 42
+    model: str = "none"
 
-    def _perturbed(self, proto: Atoms, n: int, seed: int, tag: str) -> list[Atoms]:
+    def _mix(self, proto: Atoms) -> GeneratorMix:
         s = self.sampling
-        return strain_rattle(
-            proto,
-            n,
+        material = s.material_class or classify(proto)
+        return generator_mix(material, s.supercell_atoms, s.generators, has_foundation(self.model))
+
+    def _settings(self, proto: Atoms) -> MixSettings:
+        s = self.sampling
+        elements = sorted(set(proto.get_chemical_symbols()))
+        model = None
+        if has_foundation(self.model):
+            from pyacemaker.surrogate.mace import resolve_foundation
+
+            model = str(resolve_foundation(self.model))
+        return MixSettings(
             max_strain=s.max_strain,
             rattle=s.rattle,
-            min_atoms=s.supercell_atoms,
-            seed=seed,
-            tag=tag,
+            temperatures=tuple(s.rattle_temperatures or DEFAULT_RATTLE_K),
+            supercell_atoms=s.supercell_atoms,
+            model=model,
+            einstein_thz=einstein_frequency_thz(proto, melting_point(elements)),
         )
 
     @job
@@ -60,10 +91,20 @@ class CandidateMaker(Maker):
         s = self.sampling
         with stage("generate", f"{s.n_candidates} candidates + {s.n_test} held-out"):
             proto = build_prototype(self.structure)
-            cands = self._perturbed(proto, s.n_candidates, self.seed, "strain_rattle")
-            test = self._perturbed(proto, s.n_test, self.seed + 1, "test")
+            mix = self._mix(proto)
+            cands = generate_mix(
+                proto, mix.shares, s.n_candidates, self._settings(proto), self.seed
+            )
+            test = strain_rattle(
+                proto, s.n_test, max_strain=s.max_strain, rattle=s.rattle,
+                min_atoms=s.supercell_atoms, seed=self.seed + 1, tag="test",
+            )  # fmt: skip
             eos = volume_series(proto, self.eos_points, self.eos_strain)
             out = Path(workdir)
+            counts: dict[str, int] = {}
+            for atoms in cands:
+                kind = str(atoms.info[CONFIG_TYPE_KEY])
+                counts[kind] = counts.get(kind, 0) + 1
             return CandidatesDoc(
                 candidates=str(write_dataset(out / "candidates.xyz", cands)),
                 test=str(write_dataset(out / "test.xyz", test)),
@@ -72,4 +113,7 @@ class CandidateMaker(Maker):
                 n_test=len(test),
                 n_eos=len(eos),
                 seed=self.seed,
+                material_class=mix.material_class,
+                generator_counts=counts,
+                reasons=mix.reasons,
             )

@@ -69,10 +69,12 @@ from pyacemaker.data import (
 )
 from pyacemaker.oracle import CalculatorOracle
 from pyacemaker.surrogate.schemas import (
+    FinetunePlan,
     FoundationChoice,
     FoundationHow,
     MaceTrainSettings,
     TeacherDoc,
+    has_foundation,
 )
 
 __all__ = [
@@ -81,6 +83,7 @@ __all__ = [
     "MaceTrainError",
     "MaceTrainSettings",
     "TeacherDoc",
+    "finetune_policy",
     "mace_calculator",
     "resolve_foundation",
     "resolve_foundation_choice",
@@ -137,7 +140,7 @@ def resolve_foundation(spec: str) -> Path | None:
 def resolve_foundation_choice(spec: str) -> FoundationChoice:
     """Like :func:`resolve_foundation`, but also says how the file was found."""
     text = spec.strip()
-    if text.lower() == "none":
+    if not has_foundation(text):
         return FoundationChoice(spec=spec, path=None, how="none", detail="trained from scratch")
     size = MACE_MP_NAMES.get(text.lower())
     if size is not None:
@@ -228,6 +231,7 @@ def _train_args(
     run_dir: Path,
     files: tuple[Path, Path, int],
     foundation: Path | None,
+    finetune: FinetunePlan | None = None,
 ) -> list[str]:
     """Build the ``mace_run_train`` flags of one CPU float64 run.
 
@@ -255,8 +259,51 @@ def _train_args(
     if s.ema:
         args += ["--ema", f"--ema_decay={s.ema_decay}"]
     if foundation is not None:
-        args += [f"--foundation_model={foundation}", "--multiheads_finetuning=False"]
+        args += [f"--foundation_model={foundation}"]
+        if finetune is not None and finetune.mode == "multihead":
+            args += ["--multiheads_finetuning=True", f"--pt_train_file={finetune.replay}"]
+        else:
+            args += ["--multiheads_finetuning=False"]
     return args
+
+
+def finetune_policy(
+    choice: FoundationChoice, requested: str = "naive", replay_file: Path | None = None
+) -> FinetunePlan:
+    """Decide scratch / naive / multihead, falling back to naive with the reason.
+
+    Multihead fine-tuning keeps a head trained on replay data of the foundation so the
+    teacher does not forget it. It needs replay data (``replay_file``, or mace-torch's
+    ``mp`` set for MACE-MP-0 names, downloaded on first use) and, in mace-torch 0.3.16,
+    crashes for one-element foundations (``IndexError`` at an ``E0s ... .squeeze()``).
+    """
+    if choice.path is None:
+        return FinetunePlan(mode="scratch", reason="no foundation model: trained from scratch")
+    if requested != "multihead":
+        return FinetunePlan(mode="naive", reason="naive fine-tuning (default)")
+    n_elements = _foundation_elements(choice.path)
+    if n_elements == 1:
+        return FinetunePlan(
+            mode="naive",
+            reason="multihead requested, but mace-torch 0.3.16 crashes on one-element "
+            "foundations; naive fine-tuning instead",
+        )
+    replay = str(replay_file) if replay_file else ("mp" if choice.how != "local_file" else None)
+    if replay is None:
+        return FinetunePlan(
+            mode="naive",
+            reason="multihead requested without replay data for a local foundation "
+            "(set teacher.replay_file); naive fine-tuning instead",
+        )
+    return FinetunePlan(mode="multihead", replay=replay, reason=f"multihead with replay {replay}")
+
+
+def _foundation_elements(path: Path) -> int:
+    """Number of elements the foundation model was trained on."""
+    import torch
+
+    model = torch.load(path, map_location="cpu", weights_only=False)
+    return len(model.atomic_numbers)
 
 
 def _forward(line: str) -> None:
@@ -329,6 +376,7 @@ def train_mace(
     *,
     foundation: Path | FoundationChoice | None = None,
     valid: Sequence[Atoms] | None = None,
+    finetune: FinetunePlan | None = None,
 ) -> TeacherDoc:
     """Train (or fine-tune) a MACE teacher on labelled structures and validate it.
 
@@ -356,8 +404,8 @@ def train_mace(
         "training MACE teacher on %d structures (%d held out), %d epochs, foundation: %s",
         len(train_set), len(valid_set), settings.max_num_epochs, choice.detail,
     )  # fmt: skip
-    args = _train_args(settings, run_dir, (train_file, valid_file, len(valid_set)), choice.path)
-    _run_mace(args, log_path, settings.num_threads)
+    files = (train_file, valid_file, len(valid_set))
+    finetune = _train_with_fallback(settings, run_dir, files, choice, finetune, log_path)
     model_path = run_dir / f"{RUN_NAME}.model"
     if not model_path.is_file():
         raise MaceTrainError(f"mace_run_train wrote no {model_path}; see {log_path}")
@@ -376,12 +424,44 @@ def train_mace(
         seed=settings.seed,
         mace_version=_mace_version(),
         log_path=log_path,
+        finetuning=finetune,
     )
     logger.info(
         "MACE teacher %s: validation %.2f meV/atom, %.3f eV/Å (%.0f s)",
         model_path, doc.valid_rmse_energy_mev_per_atom, f_rmse, doc.wall_time_s,
     )  # fmt: skip
     return doc
+
+
+def _train_with_fallback(
+    settings: MaceTrainSettings,
+    run_dir: Path,
+    files: tuple[Path, Path, int],
+    choice: FoundationChoice,
+    finetune: FinetunePlan | None,
+    log_path: Path,
+) -> FinetunePlan:
+    """Run the training; a failed multihead run is redone as naive fine-tuning (recorded)."""
+    plan = finetune or finetune_policy(choice)
+    try:
+        _run_mace(
+            _train_args(settings, run_dir, files, choice.path, plan), log_path, settings.num_threads
+        )
+        return plan
+    except MaceTrainError as exc:
+        if plan.mode != "multihead":
+            raise
+        logger.warning("multihead fine-tuning failed; retrying as naive: %s", exc)
+        shutil.rmtree(run_dir, ignore_errors=True)
+        run_dir.mkdir(parents=True)
+        reason = f"multihead fine-tuning failed ({str(exc).splitlines()[0]}); naive instead"
+        naive = FinetunePlan(mode="naive", reason=reason)
+        _run_mace(
+            _train_args(settings, run_dir, files, choice.path, naive),
+            log_path,
+            settings.num_threads,
+        )
+        return naive
 
 
 def _as_choice(foundation: Path | FoundationChoice | None) -> FoundationChoice:

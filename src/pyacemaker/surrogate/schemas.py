@@ -12,6 +12,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pyacemaker.oracle import LabelDoc
+
 # Rule of MaceTrainSettings.for_dataset: about this many optimizer steps in total ...
 TARGET_OPTIMIZER_STEPS = 1000
 # ... with about this many batches per epoch, within these bounds.
@@ -95,6 +97,11 @@ class MaceTrainSettings(BaseModel):
 FoundationHow = Literal["none", "cached", "downloaded", "local_file"]
 
 
+def has_foundation(spec: str) -> bool:
+    """False for the ``teacher.foundation`` value that means "train from scratch"."""
+    return spec.strip().lower() != "none"
+
+
 class FoundationChoice(BaseModel):
     """What ``teacher.foundation`` resolved to, kept so a run can say where it started."""
 
@@ -104,6 +111,19 @@ class FoundationChoice(BaseModel):
     path: Path | None = Field(description="the local .model file, None = from scratch")
     how: FoundationHow = Field(description="how the file was found")
     detail: str = Field(description="one human-readable line, e.g. the cache path")
+
+
+FinetuneMode = Literal["scratch", "naive", "multihead"]
+
+
+class FinetunePlan(BaseModel):
+    """How the teacher starts from its foundation, and why (fallbacks included)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    mode: FinetuneMode = Field(description="scratch, naive fine-tuning, or multihead + replay")
+    replay: str | None = Field(default=None, description="--pt_train_file of multihead runs")
+    reason: str = Field(description="why this mode (e.g. the fallback from multihead)")
 
 
 class TeacherDoc(BaseModel):
@@ -124,3 +144,18 @@ class TeacherDoc(BaseModel):
     seed: int
     mace_version: str
     log_path: Path = Field(description="full mace_run_train output")
+    finetuning: FinetunePlan | None = Field(
+        default=None, description="fine-tuning mode and reason; None for older records"
+    )
+
+
+class TieredLabelDoc(LabelDoc):
+    """Labels from the tiered oracle, with how many structures took each route."""
+
+    routes: dict[str, int] = Field(description="teacher / uncertain / dft / rejected counts")
+    n_dft_calls: int = Field(ge=0, description="structures sent to the DFT oracle")
+    rejected: dict[int, str] = Field(description="input index -> why it was discarded")
+    rejected_dataset: str | None = None
+    committee_size: int = Field(ge=1)
+    uncertainty_threshold: float
+    threshold_call_dft: float | None

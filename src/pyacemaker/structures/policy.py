@@ -1,0 +1,216 @@
+"""Which generators, in what proportions: the material decides, and the reasons are kept.
+
+:func:`classify` names the material class of a prototype (metal, covalent, compound,
+alloy, molecule); :func:`generator_mix` turns it into shares per generator plus one
+sentence per decision, which the plan stores (``plan.yaml``) and the candidates
+document repeats. :func:`generate_mix` then draws the candidates, seeded.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+from ase import Atoms
+from pymatgen.core import Element
+
+from pyacemaker.structures.generate import supercell_repeat
+from pyacemaker.structures.generators import (
+    EINSTEIN_THZ,
+    antisite_cells,
+    interstitial_cells,
+    normal_mode_cells,
+    random_alloy_cells,
+    rattle_cells,
+    slab_cells,
+    strain_cells,
+    vacancy_cells,
+)
+
+MaterialClass = Literal["metal", "covalent", "compound", "alloy", "molecule"]
+DEFECT_MIN_ATOMS = 8  # below this a "defect" is a different crystal, not a dilute defect
+SURFACE_MILLERS = ((1, 0, 0), (1, 1, 0), (1, 1, 1))
+
+# Default shares per class. Strained (and lightly rattled) cells lead: they carry both
+# the energy-volume information and forces; with only rattled cells at the equilibrium
+# volume, a small DFT budget left the teacher's energies off by >10 meV/atom on strained
+# held-out cells (mini quickstart). Surfaces are off by default (the vacuum makes each DFT call
+# several times costlier); list "surface" in sampling.generators to add them.
+BASE_MIXES: dict[str, dict[str, float]] = {
+    "metal": {"strain": 0.5, "rattle": 0.25, "vacancy": 0.15, "interstitial": 0.1},
+    "covalent": {"strain": 0.5, "rattle": 0.25, "vacancy": 0.15, "interstitial": 0.1},
+    "compound": {
+        "strain": 0.45, "rattle": 0.25, "vacancy": 0.1, "antisite": 0.1, "interstitial": 0.1,
+    },
+    "alloy": {"strain": 0.3, "rattle": 0.2, "random_alloy": 0.35, "vacancy": 0.15},
+    "molecule": {"rattle": 1.0},
+}  # fmt: skip
+DEFECTS = ("vacancy", "interstitial", "antisite")
+
+
+def melting_point(elements: list[str]) -> float:
+    """Lowest known elemental melting point (K, pymatgen); 1000 K when none is known."""
+    melts = [Element(el).melting_point for el in elements]
+    known = [float(m) for m in melts if m]
+    return min(known) if known else 1000.0
+
+
+def classify(prototype: Atoms) -> MaterialClass:
+    """Material class from periodicity and the elements (pymatgen's ``is_metal``)."""
+    if not prototype.pbc.any():
+        return "molecule"
+    elements = sorted(set(prototype.get_chemical_symbols()))
+    metals = [Element(el).is_metal for el in elements]
+    if len(elements) == 1:
+        return "metal" if metals[0] else "covalent"
+    return "alloy" if all(metals) else "compound"
+
+
+@dataclass
+class GeneratorMix:
+    """Shares per generator name and why each choice was made."""
+
+    material_class: MaterialClass
+    shares: dict[str, float]
+    reasons: list[str] = field(default_factory=list)
+
+
+def generator_mix(
+    material_class: MaterialClass,
+    supercell_atoms: int,
+    override: dict[str, float] | None = None,
+    has_model: bool = False,
+) -> GeneratorMix:
+    """Default shares for the class, minus what does not apply; ``override`` wins outright.
+
+    ``has_model``: a foundation model exists before any DFT (needed for normal modes).
+    """
+    if override is not None:
+        why = "mix from sampling.generators (chosen by the plan unless set in the config)"
+        return GeneratorMix(material_class, dict(override), [why])
+    shares = dict(BASE_MIXES[material_class])
+    reasons = [f"material class '{material_class}': mix {shares}"]
+    if supercell_atoms < DEFECT_MIN_ATOMS and any(d in shares for d in DEFECTS):
+        moved = sum(shares.pop(d) for d in DEFECTS if d in shares)
+        shares["strain"] = shares.get("strain", 0.0) + moved
+        reasons.append(
+            f"no point defects: supercell_atoms {supercell_atoms} < {DEFECT_MIN_ATOMS} "
+            "(a defect in so small a cell is another crystal); their share goes to strain"
+        )
+    reasons.append("no surfaces by default: vacuum makes each DFT call several times costlier")
+    if material_class == "molecule" and has_model:
+        shares = {"normal_modes": 0.6, "rattle": 0.4}
+        reasons.append("molecule with a foundation model: normal modes from its Hessian + rattle")
+    elif material_class == "molecule":
+        reasons.append("molecule: rattle only (normal-mode sampling needs a foundation model)")
+    return GeneratorMix(material_class, shares, reasons)
+
+
+def split_counts(shares: dict[str, float], n: int) -> dict[str, int]:
+    """Integer counts summing to ``n``, proportional to ``shares`` (largest remainder)."""
+    names = sorted(shares)
+    total = sum(shares[k] for k in names)
+    exact = np.array([shares[k] / total * n for k in names])
+    counts = np.floor(exact).astype(int)
+    for k in np.argsort(-(exact - counts), kind="stable")[: n - counts.sum()]:
+        counts[k] += 1
+    return {k: int(c) for k, c in zip(names, counts, strict=True) if c > 0}
+
+
+@dataclass(frozen=True)
+class MixSettings:
+    """Amplitudes the generators share (from the sampling config)."""
+
+    max_strain: float
+    rattle: float
+    temperatures: tuple[float, ...]
+    supercell_atoms: int
+    einstein_thz: float = EINSTEIN_THZ
+    model: str | None = None  # MACE .model file for model-driven generators (normal modes)
+
+
+Generator = Callable[[Atoms, int, MixSettings, int], list[Atoms]]
+
+
+def _cells(proto: Atoms, s: MixSettings) -> tuple[Atoms, Atoms]:
+    """The prototype and its supercell of at least ``supercell_atoms`` atoms."""
+    return proto, proto.repeat(supercell_repeat(proto, s.supercell_atoms))
+
+
+def _defect_cell(proto: Atoms, s: MixSettings) -> Atoms:
+    """Supercell for point defects: at least ``DEFECT_MIN_ATOMS`` atoms."""
+    cell: Atoms = proto.repeat(supercell_repeat(proto, max(s.supercell_atoms, DEFECT_MIN_ATOMS)))
+    return cell
+
+
+def _strain(proto: Atoms, n: int, s: MixSettings, seed: int) -> list[Atoms]:
+    cells = strain_cells(
+        _cells(proto, s), n, volumetric=s.max_strain, shear=s.max_strain, seed=seed
+    )
+    rng = np.random.default_rng(seed + 1)
+    for atoms in cells:
+        atoms.positions += rng.normal(0.0, s.rattle, size=atoms.positions.shape)
+    return cells
+
+
+def _surface(proto: Atoms, n: int, s: MixSettings, seed: int) -> list[Atoms]:
+    slabs = slab_cells(proto, [SURFACE_MILLERS[i % len(SURFACE_MILLERS)] for i in range(n)])
+    rng = np.random.default_rng(seed)
+    for atoms in slabs:
+        atoms.positions += rng.normal(0.0, s.rattle, size=atoms.positions.shape)
+    return slabs
+
+
+def _alloy(proto: Atoms, n: int, s: MixSettings, seed: int) -> list[Atoms]:
+    cell = _defect_cell(proto, s)
+    symbols = cell.get_chemical_symbols()
+    composition = {el: float(symbols.count(el)) for el in sorted(set(symbols))}
+    return random_alloy_cells(cell, composition, n, seed=seed)
+
+
+def _normal_modes(proto: Atoms, n: int, s: MixSettings, seed: int) -> list[Atoms]:
+    """Normal-mode samples with the model's Hessian, at the highest rattle temperature."""
+    if s.model is None:
+        raise ValueError("normal_modes needs a model: configure teacher.foundation")
+    from pyacemaker.surrogate.mace import mace_calculator
+
+    with tempfile.TemporaryDirectory() as tmp:
+        return normal_mode_cells(
+            proto, mace_calculator(s.model), n, temperature_K=max(s.temperatures), seed=seed,
+            workdir=tmp,
+        )  # fmt: skip
+
+
+GENERATORS: dict[str, Generator] = {
+    "normal_modes": _normal_modes,
+    "strain": _strain,
+    "rattle": lambda p, n, s, seed: rattle_cells(
+        _cells(p, s)[::-1], n, temperatures=s.temperatures, seed=seed, nu_thz=s.einstein_thz
+    ),
+    "vacancy": lambda p, n, s, seed: vacancy_cells(_defect_cell(p, s), n, seed=seed),
+    "interstitial": lambda p, n, s, seed: interstitial_cells(_defect_cell(p, s), n, seed=seed),
+    "antisite": lambda p, n, s, seed: antisite_cells(_defect_cell(p, s), n, seed=seed),
+    "surface": _surface,
+    "random_alloy": _alloy,
+}
+
+
+def generate_mix(
+    prototype: Atoms, shares: dict[str, float], n: int, settings: MixSettings, seed: int
+) -> list[Atoms]:
+    """``n`` candidates drawn from the generators in proportion to ``shares``.
+
+    Each generator gets its own seed (``seed`` + its position among all known names), so
+    changing one share does not reshuffle the structures of the others.
+    """
+    unknown = sorted(set(shares) - set(GENERATORS))
+    if unknown:
+        raise ValueError(f"unknown generator(s) {unknown}; known: {sorted(GENERATORS)}")
+    out: list[Atoms] = []
+    order = sorted(GENERATORS)
+    for name, count in split_counts(shares, n).items():
+        out += GENERATORS[name](prototype, count, settings, seed + 1000 * order.index(name))
+    return out
