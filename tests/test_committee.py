@@ -34,11 +34,6 @@ from pyacemaker.surrogate.tiered import TieredOracle
 
 from .test_surrogate import cu_cells
 
-pytestmark = [
-    pytest.mark.filterwarnings("ignore:.*torch.jit.(load|script). is deprecated"),
-    pytest.mark.filterwarnings("ignore:Environment variable TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"),
-]
-
 TINY = MaceTrainSettings(num_channels=8, max_L=0, batch_size=2, max_num_epochs=30, seed=2)
 EMT = "ase.calculators.emt.EMT"
 

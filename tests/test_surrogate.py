@@ -31,12 +31,6 @@ from pyacemaker.surrogate.mace import (
     train_mace,
 )
 
-# Known noise from torch/e3nn/mace-torch, not from pyacemaker.
-pytestmark = [
-    pytest.mark.filterwarnings("ignore:.*torch.jit.(load|script). is deprecated"),
-    pytest.mark.filterwarnings("ignore:Environment variable TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"),
-]
-
 TINY = MaceTrainSettings(num_channels=8, max_L=0, batch_size=2, max_num_epochs=40, seed=1)
 FINETUNE = TINY.model_copy(update={"max_num_epochs": 4, "seed": 5})
 # Loose bounds for the tiny model on its own training data (measured: 4.7 meV/atom RMSE,
