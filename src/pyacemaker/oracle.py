@@ -284,6 +284,19 @@ class Labeller(Protocol):
         ...
 
 
+def write_failed(result: LabelResult, folder: Path) -> str | None:
+    """Write the failed structures, each with its error in ``info["error"]``, to ``failed.xyz``.
+
+    Failures are data: they can be inspected or resubmitted, never silently dropped.
+    Returns the file's path, or None when nothing failed.
+    """
+    if not result.failed:
+        return None
+    for f in result.failed:
+        f.structure.info["error"] = f.error
+    return str(write_dataset(folder / "failed.xyz", [f.structure for f in result.failed]))
+
+
 def label_dataset(oracle: Labeller, structures: str, workdir: str, what: str) -> LabelDoc:
     """Label an extxyz file into ``workdir/labelled.xyz``; failures go to ``failed.xyz``.
 
@@ -294,11 +307,7 @@ def label_dataset(oracle: Labeller, structures: str, workdir: str, what: str) ->
     out = Path(workdir)
     with stage(what, f"{len(todo)} structures with {oracle.source}"):
         result = oracle.label(todo, out / "calculations")
-    failed_path = None
-    if result.failed:
-        for f in result.failed:
-            f.structure.info["error"] = f.error
-        failed_path = str(write_dataset(out / "failed.xyz", [f.structure for f in result.failed]))
+    failed_path = write_failed(result, out)
     tasks_path, corrections = _collect_tasks(result.records, out / "tasks.json")
     return LabelDoc(
         dataset=str(write_dataset(out / "labelled.xyz", result.labelled)),

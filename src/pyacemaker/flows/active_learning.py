@@ -52,6 +52,7 @@ from pyacemaker.flows.active_learning_schemas import (
     IterationRecord,
     LoopState,
 )
+from pyacemaker.oracle import write_failed
 from pyacemaker.progress import stage
 from pyacemaker.structures.generate import build_prototype, supercell_repeat
 
@@ -187,6 +188,7 @@ def label_and_update(
 ) -> Update:
     """Oracle labels for the cut-outs, appended to the history; continued fit and active set."""
     result = oracle.build().label(cuts, workdir / "dft")
+    write_failed(result, workdir)
     new = [strip_caps(a) for a in result.labelled]
     for atoms in new:
         atoms.info[WEIGHT_KEY] = al.new_data_weight
