@@ -1,9 +1,15 @@
-"""Exploration MD in real LAMMPS: γ halts, smoothing, seamless resume."""
+"""Exploration MD in real LAMMPS: γ halts, smoothing, seamless resume.
+
+The MD runs on a Cu ACE fitted directly on EMT cells that span the volumes these runs
+visit (±15 % in volume, rattled 32-atom cells), not on the miniature pipeline's potential:
+these tests are about LAMMPS mechanics (halts, resume, NPT), and the miniature pipeline's
+potential is too rough for them to hold with margin on every machine (issue 11: under
+10 GPa its cell doubled on a fresh machine).
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -11,12 +17,31 @@ from ase import Atoms
 from ase.build import bulk
 from ase.geometry import find_mic
 
+from pyacemaker.ace.pacemaker import build_active_set, fit_ace
+from pyacemaker.ace.schemas import AcePotentialDoc
 from pyacemaker.data import read_dataset
 from pyacemaker.dynamics.halting import HaltRule, first_halt
 from pyacemaker.dynamics.lammps_md import md_step, run_exploration
 from pyacemaker.dynamics.schemas import LammpsMDSettings, MDRunDoc
 
+from .test_ace import REF, SMALL, cu_cells, label
+
 QUIET = HaltRule(1e6, 1e6)  # never collects, never halts
+
+
+@pytest.fixture(scope="module")
+def cu_ace(tmp_path_factory: pytest.TempPathFactory) -> AcePotentialDoc:
+    """A Cu ACE fitted on 24 small strained cells and four rattled 32-atom cells (~1 min)."""
+    work = tmp_path_factory.mktemp("cu_ace")
+    rng = np.random.default_rng(1)
+    cells = cu_cells(24, seed=1, strain=0.05)
+    for a in (3.48, 3.55, 3.61, 3.68):
+        big = bulk("Cu", "fcc", a=a, cubic=True).repeat(2)
+        big.rattle(0.08, seed=int(rng.integers(1 << 30)))
+        cells.append(big)
+    doc = fit_ace(label(cells, work / "label"), work / "fit", SMALL, reference_energy=REF)
+    build_active_set(doc, None, work / "asi")
+    return doc
 
 
 def _cell() -> Atoms:
@@ -24,12 +49,12 @@ def _cell() -> Atoms:
 
 
 def _run(
-    emt_run: dict[str, Any], atoms: Atoms, settings: LammpsMDSettings, rule: HaltRule,
+    cu_ace: AcePotentialDoc, atoms: Atoms, settings: LammpsMDSettings, rule: HaltRule,
     target: int, workdir: Path, soft_start: bool = False,
 ) -> MDRunDoc:
-    pot: Path = emt_run["out"] / "potential"
+    assert cu_ace.asi_path is not None
     return run_exploration(
-        atoms, pot / "potential.yaml", pot / "potential.asi", ["Cu"], settings, rule, target,
+        atoms, cu_ace.yaml_path, cu_ace.asi_path, ["Cu"], settings, rule, target,
         workdir, soft_start=soft_start,
     )
 
@@ -45,11 +70,11 @@ def test_single_spike_halts_without_smoothing_but_not_with_it() -> None:
 
 
 def test_heating_run_halts_when_gamma_leaves_the_training_data(
-    emt_run: dict[str, Any], tmp_path: Path
+    cu_ace: AcePotentialDoc, tmp_path: Path
 ) -> None:
     settings = LammpsMDSettings(temperature=300, temperature_stop=6000, check_every=10, seed=5)
     rule = HaltRule(threshold_add_train=6.0, threshold_call_dft=15.0, smooth_steps=3)
-    doc = _run(emt_run, _cell(), settings, rule, 3000, tmp_path)
+    doc = _run(cu_ace, _cell(), settings, rule, 3000, tmp_path)
     assert doc.halted and doc.end_step < doc.target_step == 3000
     assert doc.check_steps[-1] == doc.end_step and doc.end_step % 10 == 0
     assert min(doc.max_gamma[-3:]) >= 15.0  # halted on the smoothed grade
@@ -62,33 +87,35 @@ def test_heating_run_halts_when_gamma_leaves_the_training_data(
 
 
 def test_resume_continues_at_the_halt_step_with_the_saved_velocities(
-    emt_run: dict[str, Any], tmp_path: Path
+    cu_ace: AcePotentialDoc, tmp_path: Path
 ) -> None:
     settings = LammpsMDSettings(temperature=600, check_every=10, seed=9, soft_start_steps=0)
-    whole = _run(emt_run, _cell(), settings, QUIET, 60, tmp_path / "whole")
-    first = _run(emt_run, _cell(), settings, QUIET, 30, tmp_path / "first")
+    whole = _run(cu_ace, _cell(), settings, QUIET, 60, tmp_path / "whole")
+    first = _run(cu_ace, _cell(), settings, QUIET, 30, tmp_path / "first")
     saved = read_dataset(first.state)[0]
     # loading the state into LAMMPS and saving it back (zero steps) keeps the velocities
-    echo = _run(emt_run, saved, settings, QUIET, 30, tmp_path / "echo")
+    echo = _run(cu_ace, saved, settings, QUIET, 30, tmp_path / "echo")
     assert np.allclose(read_dataset(echo.state)[0].get_velocities(), saved.get_velocities())
-    second = _run(emt_run, saved, settings, QUIET, 60, tmp_path / "second")
+    second = _run(cu_ace, saved, settings, QUIET, 60, tmp_path / "second")
     assert second.start_step == 30 and second.check_steps == [40, 50, 60]
     # continuing from the saved state follows the uninterrupted trajectory (only the
     # Nosé-Hoover chain restarts); atoms travel ~0.3 Å in these 30 steps at 600 K
     end = read_dataset(whole.state)[0]
     gap, _ = find_mic(read_dataset(second.state)[0].positions - end.positions, end.cell)
     assert np.abs(gap).max() < 0.02
-    soft = _run(emt_run, saved, settings.model_copy(update={"soft_start_steps": 20}), QUIET, 60,
+    soft = _run(cu_ace, saved, settings.model_copy(update={"soft_start_steps": 20}), QUIET, 60,
                 tmp_path / "soft", soft_start=True)
     assert soft.check_steps == [40, 50, 60] and soft.temperature_mean == pytest.approx(600, rel=0.5)
 
 
-def test_npt_compresses_the_cell(emt_run: dict[str, Any], tmp_path: Path) -> None:
+def test_npt_compresses_the_cell(cu_ace: AcePotentialDoc, tmp_path: Path) -> None:
     volumes = []
     for bar in (1.0, 1.0e5):  # ambient vs 10 GPa
         settings = LammpsMDSettings(temperature=300, pressure=bar, pdamp_steps=200, seed=5)
-        doc = _run(emt_run, _cell(), settings, QUIET, 1500, tmp_path / f"p{bar:g}")
+        doc = _run(cu_ace, _cell(), settings, QUIET, 1500, tmp_path / f"p{bar:g}")
         state = read_dataset(doc.state)[0]
         volumes.append(state.get_volume() / len(state))
         assert len(doc.max_gamma) == len(doc.check_steps) > 0  # γ is tracked under NPT too
-    assert volumes[1] < 0.95 * volumes[0]  # Cu: B ≈ 140 GPa, 10 GPa shrinks V by ~7 %
+    # EMT Cu: B ≈ 134 GPa, so 10 GPa shrinks V by ~7 %. Measured with this recipe over fit
+    # seeds 1-5 (benchmark-free probe, 2026-12-01): V(10 GPa)/V(1 bar) = 0.913-0.935.
+    assert 0.85 < volumes[1] / volumes[0] < 0.96
