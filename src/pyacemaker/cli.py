@@ -21,13 +21,21 @@ def _problems(lines: list[str]) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from pyacemaker.runner import plan_from_file
+    # Not through pyacemaker.runner: that imports every stage (seconds); validate stays fast.
+    from pyacemaker.config.errors import load_config
 
     try:
-        plan = plan_from_file(args.config)
+        config = load_config(args.config)
+        from pyacemaker.config.plan import expand  # after the schema checks: 1 s of imports
+
+        plan = expand(config)
     except ConfigError as exc:
         return _problems(exc.problems)
     print(f"OK: {args.config} is valid ({', '.join(plan.elements)}; outputs in {plan.output_dir})")
+    for phase in plan.phases:
+        print(f"  phase {phase.name}: {phase.formula}, {phase.n_atoms} atoms, "
+              f"{phase.volume_per_atom} Å^3/atom; {phase.n_candidates} candidates, "
+              f"{phase.n_test} held-out")  # fmt: skip
     for note in plan.notes:
         print(f"  - {note}")
     return 0

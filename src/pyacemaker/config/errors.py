@@ -59,8 +59,9 @@ def _allowed_keys(model: type[BaseModel], loc: tuple[int | str, ...]) -> str:
 
 def format_error(model: type[BaseModel], error: ErrorDetails) -> str:
     """One line: ``field: got <value>: <problem>; expected <fix>``."""
-    loc = tuple(p for p in error["loc"] if not str(p).startswith("function-"))
-    where = ".".join(str(p) for p in loc) or "(top level)"
+    full = tuple(p for p in error["loc"] if not str(p).startswith("function-"))
+    where = ".".join(str(p) for p in full) or "(top level)"
+    loc = tuple(p for p in full if not isinstance(p, int))  # list items share their field
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
         parent = _field_description(model, loc[:-1]) if len(loc) > 1 else None

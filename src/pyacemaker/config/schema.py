@@ -11,10 +11,17 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from ase.data import chemical_symbols
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+# Lattice constants outside these bounds (Å) are typos, not materials: the smallest
+# elemental ones are about 2.3 Å (hcp Be), and 1 Å already fuses atoms; above 50 Å a
+# "crystal" is mostly vacuum and neighbour searches over it take minutes.
+MIN_LATTICE, MAX_LATTICE = 1.0, 50.0
+Kelvin = Annotated[float, Field(gt=0, le=1e5)]  # a temperature: positive, finite, not absurd
+LatticeLength = Annotated[float, Field(ge=MIN_LATTICE, le=MAX_LATTICE)]
 
 CRYSTALS = (
     "sc",
@@ -27,11 +34,15 @@ CRYSTALS = (
     "cesiumchloride",
     "fluorite",
     "wurtzite",
+    "rutile",
+    "perovskite",
 )
+ALLOY_LATTICES = ("fcc", "bcc", "hcp", "sc")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    # NaN and inf are never meaningful settings: refuse them in every float field.
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
 
 def check_elements(symbols: list[str]) -> list[str]:
@@ -42,34 +53,98 @@ def check_elements(symbols: list[str]) -> list[str]:
     return symbols
 
 
+def formula_elements(value: str) -> list[str]:
+    """The element symbols of a formula such as TiO2 (ValueError when it does not parse)."""
+    if not re.fullmatch(r"([A-Z][a-z]?([1-9]\d{0,3})?)+", value):
+        raise ValueError(f"cannot parse formula '{value}'")
+    return check_elements(re.findall(r"[A-Z][a-z]?", value))
+
+
+class AlloyConfig(_Strict):
+    """A substitutional alloy: one parent lattice decorated at several compositions."""
+
+    elements: list[str] = Field(
+        min_length=2, max_length=4, description="a list of 2 to 4 element symbols, e.g. [Ni, Al]"
+    )
+    lattice: Literal[ALLOY_LATTICES] = Field(  # type: ignore[valid-type]
+        "fcc", description=f"the parent lattice, one of {', '.join(ALLOY_LATTICES)}"
+    )
+    a: LatticeLength | None = Field(
+        None,
+        description=f"a lattice constant in Å from {MIN_LATTICE} to {MAX_LATTICE} "
+        "(default: Vegard's law on the elements' atomic volumes)",
+    )
+    compositions: list[Annotated[float, Field(gt=0, lt=1)] | dict[str, float]] | None = Field(
+        None,
+        description="a list of fractions x of the first element in A_x B_1-x, e.g. "
+        "[0.25, 0.5, 0.75], or of mappings element -> fraction for 3-4 elements",
+    )
+    x_range: tuple[float, float] | None = Field(
+        None, description="[x_min, x_max] of the first element, e.g. [0.25, 0.75] (binary only)"
+    )
+    x_step: float = Field(0.25, gt=0, lt=1, description="a step of x for x_range, e.g. 0.25")
+
+    @field_validator("elements")
+    @classmethod
+    def _known(cls, value: list[str]) -> list[str]:
+        if len(set(value)) != len(value):
+            raise ValueError(f"repeated element in {value}")
+        return check_elements(value)
+
+    @model_validator(mode="after")
+    def _one_composition_source(self) -> AlloyConfig:
+        if (self.compositions is None) == (self.x_range is None):
+            raise ValueError("give exactly one of alloy.compositions or alloy.x_range")
+        if self.x_range is not None and not 0 < self.x_range[0] <= self.x_range[1] < 1:
+            raise ValueError(f"x_range {list(self.x_range)} must satisfy 0 < x_min <= x_max < 1")
+        if self.x_range is not None and len(self.elements) != 2:
+            raise ValueError("x_range is for two elements; list compositions for more")
+        return self
+
+
 class StructureConfig(_Strict):
-    """The material: a formula with a prototype lattice, or a structure file."""
+    """The material: a formula with a prototype, structure file(s), or an alloy (docs/input.md)."""
 
     formula: str | None = Field(
-        None, description="a chemical formula such as Si or GaAs, built with ase.build.bulk"
+        None,
+        description="a chemical formula such as Si, GaAs or TiO2 (prototype from crystal, or "
+        "the default for common formulas listed in docs/input.md)",
     )
     crystal: Literal[CRYSTALS] | None = Field(  # type: ignore[valid-type]
-        None, description=f"one of {', '.join(CRYSTALS)} (default: ASE's reference structure)"
+        None, description=f"one of {', '.join(CRYSTALS)} (default: see docs/input.md)"
     )
-    a: float | None = Field(None, gt=0, description="a lattice constant in Å, e.g. 5.43")
-    file: Path | None = Field(
-        None, description="an existing CIF, POSCAR or extxyz file readable by ASE"
+    a: LatticeLength | None = Field(
+        None, description=f"a lattice constant in Å from {MIN_LATTICE} to {MAX_LATTICE}, e.g. 5.43"
+    )
+    c: LatticeLength | None = Field(
+        None,
+        description=f"a c lattice constant in Å from {MIN_LATTICE} to {MAX_LATTICE} for hcp, "
+        "wurtzite or rutile (default: the ideal or tabulated c/a)",
+    )
+    file: Path | list[Path] | None = Field(
+        None,
+        description="an existing CIF, POSCAR or extxyz file readable by ASE, or a list of "
+        "them; every frame of every file is one phase",
+    )
+    alloy: AlloyConfig | None = Field(
+        None,
+        description="a mapping {elements: [A, B], lattice: fcc, compositions: [0.25, 0.5]} "
+        "(see docs/input.md)",
     )
 
     @field_validator("formula")
     @classmethod
     def _known_elements(cls, value: str | None) -> str | None:
         if value is not None:
-            if not re.fullmatch(r"([A-Z][a-z]?\d*)+", value):
-                raise ValueError(f"cannot parse formula '{value}'")
-            check_elements(re.findall(r"[A-Z][a-z]?", value))
+            formula_elements(value)
         return value
 
     @field_validator("file")
     @classmethod
-    def _file_exists(cls, value: Path | None) -> Path | None:
-        if value is not None and not value.is_file():
-            raise ValueError(f"file '{value}' does not exist")
+    def _file_exists(cls, value: Path | list[Path] | None) -> Path | list[Path] | None:
+        for path in [value] if isinstance(value, Path) else value or []:
+            if not path.is_file():
+                raise ValueError(f"file '{path}' does not exist")
         return value
 
     @model_validator(mode="before")
@@ -80,9 +155,17 @@ class StructureConfig(_Strict):
 
     @model_validator(mode="after")
     def _one_source(self) -> StructureConfig:
-        if (self.formula is None) == (self.file is None):
-            raise ValueError("give exactly one of structure.formula or structure.file")
+        given = [k for k in ("formula", "file", "alloy") if getattr(self, k) is not None]
+        if not given or ("formula" in given and len(given) > 1):
+            raise ValueError(
+                "give one of structure.formula, structure.file or structure.alloy "
+                "(alloy may come with file: its ordered phases)"
+            )
         return self
+
+    def files(self) -> list[Path]:
+        """The structure files, as a list (empty for a formula or an alloy alone)."""
+        return [self.file] if isinstance(self.file, Path) else list(self.file or [])
 
 
 class OracleConfig(_Strict):
@@ -112,7 +195,7 @@ class DFTConfig(_Strict):
     ecutwfc: float | None = Field(None, gt=0, description="a wavefunction cutoff in Ry, e.g. 30")
     ecutrho: float | None = Field(None, gt=0, description="a density cutoff in Ry, e.g. 240")
     kspacing: float | None = Field(
-        None, gt=0, description="a k-point spacing in 1/Å (2π included), e.g. 0.3"
+        None, gt=0, le=2, description="a k-point spacing in 1/Å (2π included) up to 2, e.g. 0.3"
     )
     smearing: str = Field("mv", description="a pw.x smearing name such as mv, gaussian, fd")
     degauss: float = Field(0.01, gt=0, description="a smearing width in Ry, e.g. 0.01")
@@ -121,13 +204,15 @@ class DFTConfig(_Strict):
 class SamplingConfig(_Strict):
     """Candidate generation and selection for DFT."""
 
-    n_candidates: int = Field(60, gt=0, description="a positive number of candidate structures")
+    n_candidates: int = Field(
+        60, gt=0, le=100_000, description="a positive number of candidate structures"
+    )
     n_train: int = Field(16, gt=0, description="a positive number of DFT training structures")
     n_test: int = Field(6, gt=0, description="a positive number of held-out DFT structures")
     max_strain: float = Field(0.04, ge=0, lt=0.5, description="a strain amplitude below 0.5")
     rattle: float = Field(0.05, ge=0, lt=1, description="a displacement amplitude in Å below 1")
     supercell_atoms: int = Field(
-        8, gt=0, description="a minimum number of atoms of supercell candidates, e.g. 8"
+        8, gt=0, le=2000, description="a minimum number of atoms of supercell candidates, e.g. 8"
     )
     material_class: Literal["metal", "covalent", "compound", "alloy", "molecule"] | None = Field(
         None,
@@ -140,7 +225,7 @@ class SamplingConfig(_Strict):
         "surface: 0.1}; names: strain, rattle, vacancy, interstitial, antisite, surface, "
         "random_alloy (default: chosen from the material class)",
     )
-    rattle_temperatures: list[float] | None = Field(
+    rattle_temperatures: list[Kelvin] | None = Field(
         None,
         description="a list of temperatures in K for thermal rattling, e.g. [300, 600] "
         "(default: fractions of the melting point)",
@@ -220,24 +305,24 @@ class TeacherConfig(_Strict):
 class PoolConfig(_Strict):
     """Teacher molecular dynamics that builds the surrogate pool."""
 
-    temperatures: list[float] | None = Field(
-        None, description="a list of temperatures in K, e.g. [300, 600, 900]"
+    temperatures: list[Kelvin] | None = Field(
+        None, description="a list of positive temperatures in K, e.g. [300, 600, 900]"
     )
     steps: int = Field(400, gt=0, description="a positive number of MD steps per temperature")
     interval: int = Field(10, gt=0, description="a positive number of steps between snapshots")
     timestep_fs: float = Field(2.0, gt=0, le=5, description="a time step in fs, at most 5")
-    volume_scales: list[float] = Field(
+    volume_scales: list[Annotated[float, Field(ge=0.5, le=2)]] = Field(
         [0.96, 1.0, 1.04], description="a list of volume factors around 1, e.g. [0.96, 1.0, 1.04]"
     )
     supercell_atoms: int = Field(
-        16, gt=0, description="a minimum number of atoms in the MD cell, e.g. 16"
+        16, gt=0, le=100_000, description="a minimum number of atoms in the MD cell, e.g. 16"
     )
 
 
 class AceConfig(_Strict):
     """The distilled ACE potential."""
 
-    cutoff: float = Field(5.0, gt=1, description="a radial cutoff in Å, e.g. 5.0")
+    cutoff: float = Field(5.0, gt=1, le=15, description="a radial cutoff in Å up to 15, e.g. 5.0")
     n_functions: int = Field(60, gt=0, description="a positive number of basis functions")
     max_iter: int = Field(300, gt=0, description="a positive number of BFGS iterations")
     delta_max_iter: int = Field(200, gt=0, description="a positive number of BFGS iterations")
@@ -249,7 +334,7 @@ class AceConfig(_Strict):
 class ValidationConfig(_Strict):
     """Held-out checks and their pass thresholds."""
 
-    eos_points: int = Field(7, ge=5, description="at least 5 volumes for the EOS fit")
+    eos_points: int = Field(7, ge=5, le=100, description="5 to 100 volumes for the EOS fit")
     eos_strain: float = Field(0.06, gt=0, lt=0.3, description="a volume strain below 0.3")
     max_energy_rmse_mev: float = Field(5.0, gt=0, description="a bound in meV/atom, e.g. 5")
     max_force_rmse: float = Field(0.10, gt=0, description="a bound in eV/Å, e.g. 0.1")
@@ -278,13 +363,15 @@ class ValidationConfig(_Strict):
     max_modulus_error: float = Field(
         0.15, gt=0, description="a relative bound on the VRH bulk and shear moduli, e.g. 0.15"
     )
-    md_temperatures: list[float] | None = Field(
+    md_temperatures: list[Kelvin] | None = Field(
         None, description="a list of temperatures in K (default: the pool's temperatures)"
     )
     md_steps: int = Field(400, gt=0, description="a positive number of NVT steps")
     md_nve_steps: int = Field(200, ge=0, description="a number of NVE steps for the drift")
     md_timestep_fs: float = Field(1.0, gt=0, le=5, description="a time step in fs, at most 5")
-    md_supercell_atoms: int = Field(32, gt=0, description="a minimum MD cell size, e.g. 32")
+    md_supercell_atoms: int = Field(
+        32, gt=0, le=100_000, description="a minimum MD cell size, e.g. 32"
+    )
     md_min_distance_factor: float = Field(
         0.6, gt=0, lt=1, description="a fraction of the shortest equilibrium distance, e.g. 0.6"
     )
@@ -302,8 +389,8 @@ class ActiveLearningConfig(_Strict):
     enabled: bool = Field(
         False, description="true to explore with LAMMPS MD after the fit (costs DFT calls)"
     )
-    temperatures: list[float] | None = Field(
-        None, description="a list of MD temperatures in K run in order, e.g. [300, 900]; "
+    temperatures: list[Kelvin] | None = Field(
+        None, description="a list of positive MD temperatures in K run in order, e.g. [300, 900]; "
         "the last is the target (default: the pool's temperatures)"
     )
     pressure: float | None = Field(
@@ -312,7 +399,9 @@ class ActiveLearningConfig(_Strict):
     steps: int = Field(1000, gt=0, description="a positive number of MD steps per temperature")
     timestep_fs: float = Field(2.0, gt=0, le=5, description="a time step in fs, at most 5")
     check_every: int = Field(10, gt=0, description="a positive number of steps between γ checks")
-    supercell_atoms: int = Field(64, gt=0, description="a minimum MD cell size, e.g. 64")
+    supercell_atoms: int = Field(
+        64, gt=0, le=1_000_000, description="a minimum MD cell size, e.g. 64"
+    )
     threshold_add_train: float = Field(
         2.0, gt=0, description="a γ above which frames are collected, e.g. 2 (below the halt one)"
     )
@@ -336,7 +425,8 @@ class ActiveLearningConfig(_Strict):
         "largest that keeps a cut-out within max_cutout_atoms)"
     )
     max_cutout_atoms: int = Field(
-        24, gt=1, description="a cap on atoms per cut-out used for the default buffer, e.g. 24"
+        24, gt=1, le=1000,
+        description="a cap on atoms per cut-out used for the default buffer, e.g. 24",
     )
     relax_steps: int = Field(
         10, ge=0, description="a number of BFGS steps relaxing the buffer (core fixed), e.g. 10"
@@ -376,7 +466,7 @@ class RunConfig(_Strict):
 
     name: str = Field("pyacemaker-run", description="a run name made of letters, digits, - and _")
     structure: StructureConfig
-    seed: int = Field(42, description="an integer random seed")
+    seed: int = Field(42, ge=0, lt=2**32, description="an integer random seed from 0 to 2^32-1")
     output_dir: Path | None = Field(None, description="a folder for outputs (default runs/<name>)")
     oracle: OracleConfig = Field(default_factory=OracleConfig)
     dft: DFTConfig = Field(default_factory=DFTConfig)
