@@ -77,12 +77,21 @@ def format_error(model: type[BaseModel], error: ErrorDetails) -> str:
     return f"{where}: got {value}: {message}" + (f"; expected {fix}" if fix else "")
 
 
+def _absolute(value: Any, base: Path) -> Any:
+    """A path string (or list of them) made absolute against ``base``; anything else as is."""
+    if isinstance(value, list):
+        return [_absolute(v, base) for v in value]
+    if not isinstance(value, str):
+        return value
+    path = Path(value).expanduser()
+    return str(path if path.is_absolute() else (base / path))
+
+
 def _resolve_relative(data: dict[str, Any], base: Path) -> None:
     for section, key in _RELATIVE_PATHS:
         block = data.get(section)
-        if isinstance(block, dict) and isinstance(block.get(key), str):
-            path = Path(block[key]).expanduser()
-            block[key] = str(path if path.is_absolute() else (base / path))
+        if isinstance(block, dict) and key in block:
+            block[key] = _absolute(block[key], base)
 
 
 def parse_config(data: Any, base: Path = Path()) -> RunConfig:

@@ -32,13 +32,12 @@ from pyacemaker.dft.pseudo import (
 from pyacemaker.dft.qe import QESettings
 from pyacemaker.embedding.cutout import nearest_neighbour_distance
 from pyacemaker.oracle import import_object
-from pyacemaker.structures.phases import Phase, StructureError, build_phases
+from pyacemaker.structures.phases import Phase, StructureError, build_phases, phase_budget
 from pyacemaker.structures.policy import (
     GENERATORS,
     classify,
     generator_mix,
     melting_point,
-    split_counts,
 )
 from pyacemaker.surrogate.schemas import MaceTrainSettings, has_foundation
 
@@ -282,12 +281,6 @@ def _active_learning(
         fit=fit.model_copy(update={"max_iter": al.update_max_iter}),
         seed=cfg.seed,
     )
-
-
-def phase_budget(names: list[str], n: int) -> dict[str, int]:
-    """``n`` split as evenly as possible over the phases, in their order (first ones first)."""
-    counts = split_counts({name: 1.0 for name in names}, n)
-    return {name: counts.get(name, 0) for name in names}
 
 
 def _phases(cfg: RunConfig, notes: list[str]) -> tuple[list[Phase], list[PhasePlan]]:

@@ -250,3 +250,16 @@ def build_phases(config: StructureConfig) -> tuple[list[Phase], list[str]]:
         phase.atoms.info["config_type"] = "prototype"
         phase.atoms.info[PHASE_KEY] = phase.name
     return phases, notes
+
+
+def phase_budget(names: list[str], n: int) -> dict[str, int]:
+    """``n`` split as evenly as possible over the phases, in their order (first ones first)."""
+    base, extra = divmod(n, len(names))
+    return {name: base + (k < extra) for k, name in enumerate(names)}
+
+
+def tag_phase(structures: list[Atoms], name: str) -> list[Atoms]:
+    """Set ``info["phase"]`` on each structure (generators copy it, this makes it certain)."""
+    for atoms in structures:
+        atoms.info[PHASE_KEY] = name
+    return structures

@@ -17,6 +17,7 @@ from pyacemaker.dft.oracle import OracleSpec
 from pyacemaker.oracle import LabelDoc
 from pyacemaker.progress import stage
 from pyacemaker.structures.generate import build_prototype
+from pyacemaker.structures.phases import PHASE_KEY
 from pyacemaker.surrogate.mace import mace_calculator
 from pyacemaker.surrogate.schemas import TeacherDoc
 from pyacemaker.validation.checks import Check, at_most
@@ -41,6 +42,23 @@ class ValidationDoc(BaseModel):
     checks: list[Check]
     passed: bool
     suite: SuiteResult | None = None
+    phase_errors: dict[str, ErrorMetrics] = {}  # final ACE on each phase's held-out cells
+
+
+def by_phase(structures: list[Atoms]) -> dict[str, list[Atoms]]:
+    """Structures grouped by ``info["phase"]`` (one group "" for untagged data)."""
+    groups: dict[str, list[Atoms]] = {}
+    for atoms in structures:
+        groups.setdefault(str(atoms.info.get(PHASE_KEY, "")), []).append(atoms)
+    return groups
+
+
+def first_phase(structures: list[Atoms], name: str | None = None) -> list[Atoms]:
+    """The structures of phase ``name`` (default: the first that appears; all if untagged)."""
+    groups = by_phase(structures)
+    if name is not None and name in groups:
+        return groups[name]
+    return next(iter(groups.values())) if groups else []
 
 
 @dataclass
@@ -74,7 +92,9 @@ class ValidateMaker(Maker):
         workdir: str | None = None,
     ) -> ValidationDoc:
         """Compute the errors and checks (data files only; the report job writes the report)."""
-        held_out, eos_cells = read_dataset(test.dataset), read_dataset(eos.dataset)
+        held_out = read_dataset(test.dataset)
+        first = build_prototype(self.structure).info[PHASE_KEY] if self.structure else None
+        eos_cells = first_phase(read_dataset(eos.dataset), first)  # one EOS fit: one phase
         with stage(
             "validate", f"{len(held_out)} held-out DFT structures, {len(eos_cells)} EOS cells"
         ):
@@ -94,7 +114,12 @@ class ValidateMaker(Maker):
             else:
                 eos_dft = eos_from_labels(eos_cells, self.a_ref, self.v_ref)
                 eos_ace = eos_from_calculator(eos_cells, final_calc, self.a_ref, self.v_ref)
+        phase_errors = {
+            name: errors_against(cells, final_calc) for name, cells in by_phase(held_out).items()
+        }
         checks = self._checks(errors["final_ace"], errors["teacher_only_ace"])
+        if len(phase_errors) > 1:
+            checks += self._phase_checks(phase_errors)
         checks += suite.checks if suite is not None else []
         return ValidationDoc(
             test_errors=errors,
@@ -103,6 +128,7 @@ class ValidateMaker(Maker):
             checks=checks,
             passed=all(c.passed for c in checks),
             suite=suite,
+            phase_errors=phase_errors,
         )
 
     def _suite(
@@ -134,6 +160,19 @@ class ValidateMaker(Maker):
                 potential_source=str(final.yace_path),
             )
         )
+
+    def _phase_checks(self, errors: dict[str, ErrorMetrics]) -> list[Check]:
+        """The held-out bounds per phase: a bad phase cannot hide behind good ones."""
+        t = self.thresholds
+        checks = []
+        for name, m in errors.items():
+            checks += [
+                at_most(f"held-out [{name}] energy RMSE (meV/atom)", m.energy_rmse_mev,
+                        t.max_energy_rmse_mev, "held-out"),
+                at_most(f"held-out [{name}] force RMSE (eV/Å)", m.force_rmse, t.max_force_rmse,
+                        "held-out"),
+            ]  # fmt: skip
+        return checks
 
     def _checks(self, final: ErrorMetrics, base: ErrorMetrics) -> list[Check]:
         t = self.thresholds
