@@ -48,8 +48,8 @@ def _run(args: argparse.Namespace) -> int:
         summary = run(args.config, args.store)
     except ConfigError as exc:
         return _problems(exc.problems)
-    except RuntimeError as exc:
-        return _problems([str(exc)])
+    except RuntimeError as exc:  # a failed stage: its name, the engine's lines, the folder
+        return _problems(str(exc).splitlines())
     with open(summary.summary_file) as fh:
         print(fh.read())
     return 0
@@ -143,7 +143,8 @@ def _validate_potential(args: argparse.Namespace) -> int:
         return 1
     for c in suite.checks:
         verdict = "PASS" if c.passed else "FAIL"
-        print(f"[{verdict}] {c.name}: {c.value:.4g} (threshold {c.threshold:.4g})")
+        measured = c.reason or f"{c.value:.4g} (threshold {c.threshold:.4g})"
+        print(f"[{verdict}] {c.name}: {measured}")
     passed = all(c.passed for c in suite.checks)
     print(f"{'PASS' if passed else 'FAIL'}; report: {report}")
     return 0 if passed else 1

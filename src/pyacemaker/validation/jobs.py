@@ -37,8 +37,8 @@ class ValidationDoc(BaseModel):
     """
 
     test_errors: dict[str, ErrorMetrics]
-    eos_dft: EOSResult
-    eos_ace: EOSResult
+    eos_dft: EOSResult | None  # None when its fit failed (a FAIL check says why)
+    eos_ace: EOSResult | None
     checks: list[Check]
     passed: bool
     suite: SuiteResult | None = None
