@@ -45,7 +45,8 @@ def _field_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> FieldInfo |
 
 
 def _field_description(model: type[BaseModel], loc: tuple[int | str, ...]) -> str | None:
-    field = _field_at(model, loc)
+    """The description of the field at ``loc``, or of the mapping that holds it (dict keys)."""
+    field = _field_at(model, loc) or (_field_at(model, loc[:-1]) if len(loc) > 1 else None)
     return field.description if field else None
 
 

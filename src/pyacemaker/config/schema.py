@@ -219,7 +219,7 @@ class SamplingConfig(_Strict):
         description="one of metal, covalent, compound, alloy, molecule (default: from the "
         "elements and periodicity); it picks the generator mix",
     )
-    generators: dict[str, float] | None = Field(
+    generators: dict[str, Annotated[float, Field(ge=0, le=1e6)]] | None = Field(
         None,
         description="a mapping generator -> share, e.g. {strain: 0.3, rattle: 0.4, vacancy: 0.2, "
         "surface: 0.1}; names: strain, rattle, vacancy, interstitial, antisite, surface, "
@@ -240,6 +240,14 @@ class SamplingConfig(_Strict):
         description="a fraction of the sum of covalent radii below which a candidate is "
         "discarded as unphysical before DFT, e.g. 0.6",
     )
+
+
+    @field_validator("generators")
+    @classmethod
+    def _some_share(cls, value: dict[str, float] | None) -> dict[str, float] | None:
+        if value is not None and not sum(value.values()) > 0:
+            raise ValueError("the shares sum to zero")
+        return value
 
 
 class CommitteeConfig(_Strict):
