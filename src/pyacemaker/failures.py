@@ -98,7 +98,8 @@ def job_folders(jobs: Sequence[Any], output_dir: Path) -> dict[str, str]:
             folders |= job_folders(job.jobs, output_dir)
             continue
         args = [*getattr(job, "function_args", ()), *getattr(job, "function_kwargs", {}).values()]
-        inside = [a for a in args if isinstance(a, str) and a.startswith(root)]
+        inside = [a for a in args if isinstance(a, str) and a.startswith(root) and "." not in
+                  Path(a).name]  # folders, not data files  # fmt: skip
         if inside:
             folders[str(job.name)] = inside[-1]
     return folders

@@ -148,6 +148,7 @@ def run(config: str | Path, store_path: str | Path | None = None) -> RunSummary:
     (plan.output_dir / RUN_MARKER).write_text(json.dumps(marker))
     logger.info("run %s: %d stages, outputs in %s", plan.name, len(record.jobs), plan.output_dir)
     start = time.perf_counter()
+    folders = job_folders(flow.jobs, plan.output_dir)  # before running resolves references
     todo = _without_finished(flow, store)  # its references to finished jobs are external
     with capture_failures() as failures:
         run_locally(
@@ -156,7 +157,7 @@ def run(config: str | Path, store_path: str | Path | None = None) -> RunSummary:
     record.wall_time_s = (record.wall_time_s or 0.0) + time.perf_counter() - start
     record.finished = now()
     if not completed_uuids(store, [report_uuid]):
-        failure = first_failure(failures, job_folders(flow.jobs, plan.output_dir), plan.output_dir)
+        failure = first_failure(failures, folders, plan.output_dir)
         record.state, record.failure = "FAILED", failure
         record.error = failure.summary() if failure else "a stage failed; see `pyacemaker status`"
         book.save(record)
