@@ -102,3 +102,17 @@ def test_a_failed_run_names_the_stage_the_error_and_the_folder(
     assert main(["run", str(config), "--store", str(tmp_path / "store")]) == 1
     err = capsys.readouterr().err
     assert "error: run cu-emt-mini failed at stage generate" in err and "look in" in err
+
+
+def test_every_stage_has_its_folder(tmp_path: Path) -> None:
+    """The folder a failure points at is the stage's own working folder, not a data file."""
+    from pyacemaker.config.errors import parse_config
+    from pyacemaker.config.plan import expand
+    from pyacemaker.failures import job_folders
+    from pyacemaker.flows.distill import DistillationMaker
+
+    plan = expand(parse_config({**MINI_EMT, "output_dir": str(tmp_path)}))
+    folders = job_folders(DistillationMaker.from_plan(plan).make(plan.output_dir).jobs, tmp_path)
+    assert folders["ace_base"] == str(tmp_path / "07_ace_base")  # its kwargs hold data files
+    assert folders["generate"] == str(tmp_path / "01_generate")
+    assert folders["validate"] == str(tmp_path / "10_validate")
