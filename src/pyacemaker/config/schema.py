@@ -9,166 +9,32 @@ fix a user needs when the value is wrong; :mod:`pyacemaker.config.errors` prints
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from ase.data import chemical_symbols
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-# Lattice constants outside these bounds (Å) are typos, not materials: the smallest
-# elemental ones are about 2.3 Å (hcp Be), and 1 Å already fuses atoms; above 50 Å a
-# "crystal" is mostly vacuum and neighbour searches over it take minutes.
-MIN_LATTICE, MAX_LATTICE = 1.0, 50.0
-Kelvin = Annotated[float, Field(gt=0, le=1e5)]  # a temperature: positive, finite, not absurd
-LatticeLength = Annotated[float, Field(ge=MIN_LATTICE, le=MAX_LATTICE)]
+from pyacemaker.config.base import Kelvin, Strict
+from pyacemaker.config.structure import CRYSTALS, AlloyConfig, StructureConfig
 
-CRYSTALS = (
-    "sc",
-    "fcc",
-    "bcc",
-    "hcp",
-    "diamond",
-    "zincblende",
-    "rocksalt",
-    "cesiumchloride",
-    "fluorite",
-    "wurtzite",
-    "rutile",
-    "perovskite",
-)
-ALLOY_LATTICES = ("fcc", "bcc", "hcp", "sc")
+__all__ = [  # the structure models live in config/structure.py; imported from here too
+    "CRYSTALS",
+    "AceConfig",
+    "ActiveLearningConfig",
+    "AlloyConfig",
+    "CommitteeConfig",
+    "DFTConfig",
+    "OracleConfig",
+    "PoolConfig",
+    "RunConfig",
+    "SamplingConfig",
+    "StructureConfig",
+    "TeacherConfig",
+    "ValidationConfig",
+]
 
 
-class _Strict(BaseModel):
-    # NaN and inf are never meaningful settings: refuse them in every float field.
-    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
-
-
-def check_elements(symbols: list[str]) -> list[str]:
-    """Raise a ValueError naming any symbol that is not a chemical element."""
-    unknown = [s for s in symbols if s not in chemical_symbols[1:]]
-    if unknown:
-        raise ValueError(f"unknown element(s) {', '.join(unknown)}")
-    return symbols
-
-
-def formula_elements(value: str) -> list[str]:
-    """The element symbols of a formula such as TiO2 (ValueError when it does not parse)."""
-    if not re.fullmatch(r"([A-Z][a-z]?([1-9]\d{0,3})?)+", value):
-        raise ValueError(f"cannot parse formula '{value}'")
-    return check_elements(re.findall(r"[A-Z][a-z]?", value))
-
-
-class AlloyConfig(_Strict):
-    """A substitutional alloy: one parent lattice decorated at several compositions."""
-
-    elements: list[str] = Field(
-        min_length=2, max_length=4, description="a list of 2 to 4 element symbols, e.g. [Ni, Al]"
-    )
-    lattice: Literal[ALLOY_LATTICES] = Field(  # type: ignore[valid-type]
-        "fcc", description=f"the parent lattice, one of {', '.join(ALLOY_LATTICES)}"
-    )
-    a: LatticeLength | None = Field(
-        None,
-        description=f"a lattice constant in Å from {MIN_LATTICE} to {MAX_LATTICE} "
-        "(default: Vegard's law on the elements' atomic volumes)",
-    )
-    compositions: list[Annotated[float, Field(gt=0, lt=1)] | dict[str, float]] | None = Field(
-        None,
-        description="a list of fractions x of the first element in A_x B_1-x, e.g. "
-        "[0.25, 0.5, 0.75], or of mappings element -> fraction for 3-4 elements",
-    )
-    x_range: tuple[float, float] | None = Field(
-        None, description="[x_min, x_max] of the first element, e.g. [0.25, 0.75] (binary only)"
-    )
-    x_step: float = Field(0.25, gt=0, lt=1, description="a step of x for x_range, e.g. 0.25")
-
-    @field_validator("elements")
-    @classmethod
-    def _known(cls, value: list[str]) -> list[str]:
-        if len(set(value)) != len(value):
-            raise ValueError(f"repeated element in {value}")
-        return check_elements(value)
-
-    @model_validator(mode="after")
-    def _one_composition_source(self) -> AlloyConfig:
-        if (self.compositions is None) == (self.x_range is None):
-            raise ValueError("give exactly one of alloy.compositions or alloy.x_range")
-        if self.x_range is not None and not 0 < self.x_range[0] <= self.x_range[1] < 1:
-            raise ValueError(f"x_range {list(self.x_range)} must satisfy 0 < x_min <= x_max < 1")
-        if self.x_range is not None and len(self.elements) != 2:
-            raise ValueError("x_range is for two elements; list compositions for more")
-        return self
-
-
-class StructureConfig(_Strict):
-    """The material: a formula with a prototype, structure file(s), or an alloy (docs/input.md)."""
-
-    formula: str | None = Field(
-        None,
-        description="a chemical formula such as Si, GaAs or TiO2 (prototype from crystal, or "
-        "the default for common formulas listed in docs/input.md)",
-    )
-    crystal: Literal[CRYSTALS] | None = Field(  # type: ignore[valid-type]
-        None, description=f"one of {', '.join(CRYSTALS)} (default: see docs/input.md)"
-    )
-    a: LatticeLength | None = Field(
-        None, description=f"a lattice constant in Å from {MIN_LATTICE} to {MAX_LATTICE}, e.g. 5.43"
-    )
-    c: LatticeLength | None = Field(
-        None,
-        description=f"a c lattice constant in Å from {MIN_LATTICE} to {MAX_LATTICE} for hcp, "
-        "wurtzite or rutile (default: the ideal or tabulated c/a)",
-    )
-    file: Path | list[Path] | None = Field(
-        None,
-        description="an existing CIF, POSCAR or extxyz file readable by ASE, or a list of "
-        "them; every frame of every file is one phase",
-    )
-    alloy: AlloyConfig | None = Field(
-        None,
-        description="a mapping {elements: [A, B], lattice: fcc, compositions: [0.25, 0.5]} "
-        "(see docs/input.md)",
-    )
-
-    @field_validator("formula")
-    @classmethod
-    def _known_elements(cls, value: str | None) -> str | None:
-        if value is not None:
-            formula_elements(value)
-        return value
-
-    @field_validator("file")
-    @classmethod
-    def _file_exists(cls, value: Path | list[Path] | None) -> Path | list[Path] | None:
-        for path in [value] if isinstance(value, Path) else value or []:
-            if not path.is_file():
-                raise ValueError(f"file '{path}' does not exist")
-        return value
-
-    @model_validator(mode="before")
-    @classmethod
-    def _shorthand(cls, value: Any) -> Any:
-        """``structure: Si`` is short for ``structure: {formula: Si}``."""
-        return {"formula": value} if isinstance(value, str) else value
-
-    @model_validator(mode="after")
-    def _one_source(self) -> StructureConfig:
-        given = [k for k in ("formula", "file", "alloy") if getattr(self, k) is not None]
-        if not given or ("formula" in given and len(given) > 1):
-            raise ValueError(
-                "give one of structure.formula, structure.file or structure.alloy "
-                "(alloy may come with file: its ordered phases)"
-            )
-        return self
-
-    def files(self) -> list[Path]:
-        """The structure files, as a list (empty for a formula or an alloy alone)."""
-        return [self.file] if isinstance(self.file, Path) else list(self.file or [])
-
-
-class OracleConfig(_Strict):
+class OracleConfig(Strict):
     """Which engine labels structures with reference energies and forces."""
 
     engine: str = Field(
@@ -181,7 +47,7 @@ class OracleConfig(_Strict):
     )
 
 
-class DFTConfig(_Strict):
+class DFTConfig(Strict):
     """Quantum ESPRESSO settings; ``None`` values are chosen by the heuristics."""
 
     command: str = Field("pw.x", description="the pw.x command, e.g. 'pw.x' or 'mpirun -np 2 pw.x'")
@@ -201,7 +67,7 @@ class DFTConfig(_Strict):
     degauss: float = Field(0.01, gt=0, description="a smearing width in Ry, e.g. 0.01")
 
 
-class SamplingConfig(_Strict):
+class SamplingConfig(Strict):
     """Candidate generation and selection for DFT."""
 
     n_candidates: int = Field(
@@ -250,7 +116,7 @@ class SamplingConfig(_Strict):
         return value
 
 
-class CommitteeConfig(_Strict):
+class CommitteeConfig(Strict):
     """Committee of MACE teachers: uncertainty for the pool and the tiered oracle."""
 
     size: int = Field(
@@ -287,7 +153,7 @@ class CommitteeConfig(_Strict):
     )
 
 
-class TeacherConfig(_Strict):
+class TeacherConfig(Strict):
     """The MACE teacher: what it starts from and how long it trains."""
 
     foundation: str = Field(
@@ -310,7 +176,7 @@ class TeacherConfig(_Strict):
     committee: CommitteeConfig = Field(default_factory=CommitteeConfig)
 
 
-class PoolConfig(_Strict):
+class PoolConfig(Strict):
     """Teacher molecular dynamics that builds the surrogate pool."""
 
     temperatures: list[Kelvin] | None = Field(
@@ -327,7 +193,7 @@ class PoolConfig(_Strict):
     )
 
 
-class AceConfig(_Strict):
+class AceConfig(Strict):
     """The distilled ACE potential."""
 
     cutoff: float = Field(5.0, gt=1, le=15, description="a radial cutoff in Å up to 15, e.g. 5.0")
@@ -339,7 +205,7 @@ class AceConfig(_Strict):
     )
 
 
-class ValidationConfig(_Strict):
+class ValidationConfig(Strict):
     """Held-out checks and their pass thresholds."""
 
     eos_points: int = Field(7, ge=5, le=100, description="5 to 100 volumes for the EOS fit")
@@ -391,7 +257,7 @@ class ValidationConfig(_Strict):
     )
 
 
-class ActiveLearningConfig(_Strict):
+class ActiveLearningConfig(Strict):
     """On-the-fly exploration: LAMMPS MD halted by γ, DFT on cut-outs, incremental updates."""
 
     enabled: bool = Field(
@@ -469,7 +335,7 @@ class ActiveLearningConfig(_Strict):
         return self
 
 
-class RunConfig(_Strict):
+class RunConfig(Strict):
     """The whole user input: one material in, one potential out."""
 
     name: str = Field("pyacemaker-run", description="a run name made of letters, digits, - and _")
