@@ -14,7 +14,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from pyacemaker.config.base import Kelvin, Strict
+from pyacemaker.config.base import Kelvin
+from pyacemaker.config.base import Strict as _Strict
 from pyacemaker.config.structure import CRYSTALS, AlloyConfig, StructureConfig
 
 __all__ = [  # the structure models live in config/structure.py; imported from here too
@@ -34,7 +35,7 @@ __all__ = [  # the structure models live in config/structure.py; imported from h
 ]
 
 
-class OracleConfig(Strict):
+class OracleConfig(_Strict):
     """Which engine labels structures with reference energies and forces."""
 
     engine: str = Field(
@@ -47,7 +48,7 @@ class OracleConfig(Strict):
     )
 
 
-class DFTConfig(Strict):
+class DFTConfig(_Strict):
     """Quantum ESPRESSO settings; ``None`` values are chosen by the heuristics."""
 
     command: str = Field("pw.x", description="the pw.x command, e.g. 'pw.x' or 'mpirun -np 2 pw.x'")
@@ -67,7 +68,7 @@ class DFTConfig(Strict):
     degauss: float = Field(0.01, gt=0, description="a smearing width in Ry, e.g. 0.01")
 
 
-class SamplingConfig(Strict):
+class SamplingConfig(_Strict):
     """Candidate generation and selection for DFT."""
 
     n_candidates: int = Field(
@@ -116,7 +117,7 @@ class SamplingConfig(Strict):
         return value
 
 
-class CommitteeConfig(Strict):
+class CommitteeConfig(_Strict):
     """Committee of MACE teachers: uncertainty for the pool and the tiered oracle."""
 
     size: int = Field(
@@ -153,7 +154,7 @@ class CommitteeConfig(Strict):
     )
 
 
-class TeacherConfig(Strict):
+class TeacherConfig(_Strict):
     """The MACE teacher: what it starts from and how long it trains."""
 
     foundation: str = Field(
@@ -176,7 +177,7 @@ class TeacherConfig(Strict):
     committee: CommitteeConfig = Field(default_factory=CommitteeConfig)
 
 
-class PoolConfig(Strict):
+class PoolConfig(_Strict):
     """Teacher molecular dynamics that builds the surrogate pool."""
 
     temperatures: list[Kelvin] | None = Field(
@@ -193,7 +194,7 @@ class PoolConfig(Strict):
     )
 
 
-class AceConfig(Strict):
+class AceConfig(_Strict):
     """The distilled ACE potential."""
 
     cutoff: float = Field(5.0, gt=1, le=15, description="a radial cutoff in Å up to 15, e.g. 5.0")
@@ -205,7 +206,7 @@ class AceConfig(Strict):
     )
 
 
-class ValidationConfig(Strict):
+class ValidationConfig(_Strict):
     """Held-out checks and their pass thresholds."""
 
     eos_points: int = Field(7, ge=5, le=100, description="5 to 100 volumes for the EOS fit")
@@ -257,7 +258,7 @@ class ValidationConfig(Strict):
     )
 
 
-class ActiveLearningConfig(Strict):
+class ActiveLearningConfig(_Strict):
     """On-the-fly exploration: LAMMPS MD halted by γ, DFT on cut-outs, incremental updates."""
 
     enabled: bool = Field(
@@ -335,7 +336,7 @@ class ActiveLearningConfig(Strict):
         return self
 
 
-class RunConfig(Strict):
+class RunConfig(_Strict):
     """The whole user input: one material in, one potential out."""
 
     name: str = Field("pyacemaker-run", description="a run name made of letters, digits, - and _")
