@@ -93,3 +93,30 @@ def test_candidates_cover_every_phase(tmp_path: Path) -> None:
                           "fcc-Ni75Al25": per_phase}  # fmt: skip
     decorated = [a for a in read_dataset(doc.candidates) if a.info["config_type"] == "random_alloy"]
     assert {a.get_chemical_formula() for a in decorated} == {"Al6Ni2", "Al4Ni4", "Al2Ni6"}
+
+
+def test_every_further_phase_gets_eos_checks(tmp_path: Path) -> None:
+    """EMT against its own labels passes on each phase; a nonsense LJ fails with a reason."""
+    from ase.calculators.emt import EMT
+    from ase.calculators.lj import LennardJones
+
+    from pyacemaker.config.schema import ValidationConfig
+    from pyacemaker.data import attach_labels
+    from pyacemaker.validation.suite import phase_eos_checks
+
+    structure = StructureConfig.model_validate(
+        {"alloy": {"elements": ["Ni", "Al"], "compositions": [0.25, 0.75]}}
+    )
+    maker = CandidateMaker(structure=structure, sampling=SamplingConfig(n_candidates=2, n_test=2))
+    cells = read_dataset(maker.make.original(maker, str(tmp_path)).eos)
+    labelled = []
+    for atoms in cells:
+        atoms.calc = EMT()
+        labelled.append(attach_labels(atoms, atoms.get_potential_energy(), atoms.get_forces(),
+                                      None, "EMT"))  # fmt: skip
+    cfg = ValidationConfig()
+    good = phase_eos_checks(labelled, EMT(), cfg, skip="fcc-Ni25Al75")
+    assert good and all(c.passed and c.name.startswith("[fcc-Ni75Al25] EOS") for c in good)
+    bad = phase_eos_checks(labelled, LennardJones(sigma=3.0, rc=6.0), cfg, skip=None)
+    assert {c.name for c in bad} == {"[fcc-Ni25Al75] EOS", "[fcc-Ni75Al25] EOS"}
+    assert all(not c.passed and "Optimal parameters" in c.reason for c in bad)

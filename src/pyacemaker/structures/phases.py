@@ -263,3 +263,19 @@ def tag_phase(structures: list[Atoms], name: str) -> list[Atoms]:
     for atoms in structures:
         atoms.info[PHASE_KEY] = name
     return structures
+
+
+def by_phase(structures: list[Atoms]) -> dict[str, list[Atoms]]:
+    """Structures grouped by ``info["phase"]`` (one group "" for untagged data)."""
+    groups: dict[str, list[Atoms]] = {}
+    for atoms in structures:
+        groups.setdefault(str(atoms.info.get(PHASE_KEY, "")), []).append(atoms)
+    return groups
+
+
+def first_phase(structures: list[Atoms], name: str | None = None) -> list[Atoms]:
+    """The structures of phase ``name`` (default: the first that appears; all if untagged)."""
+    groups = by_phase(structures)
+    if name is not None and name in groups:
+        return groups[name]
+    return next(iter(groups.values())) if groups else []

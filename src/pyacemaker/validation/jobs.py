@@ -17,14 +17,14 @@ from pyacemaker.dft.oracle import OracleSpec
 from pyacemaker.oracle import LabelDoc
 from pyacemaker.progress import stage
 from pyacemaker.structures.generate import build_prototype
-from pyacemaker.structures.phases import PHASE_KEY
+from pyacemaker.structures.phases import PHASE_KEY, by_phase, first_phase
 from pyacemaker.surrogate.mace import mace_calculator
 from pyacemaker.surrogate.schemas import TeacherDoc
 from pyacemaker.validation.checks import Check, at_most
 from pyacemaker.validation.eos import EOSResult, eos_from_calculator, eos_from_labels
 from pyacemaker.validation.metrics import ErrorMetrics, errors_against
 from pyacemaker.validation.reference import oracle_labeller
-from pyacemaker.validation.suite import SuiteInputs, SuiteResult, run_suite
+from pyacemaker.validation.suite import SuiteInputs, SuiteResult, phase_eos_checks, run_suite
 
 __all__ = ["Check", "ValidateMaker", "ValidationDoc"]
 
@@ -43,22 +43,6 @@ class ValidationDoc(BaseModel):
     passed: bool
     suite: SuiteResult | None = None
     phase_errors: dict[str, ErrorMetrics] = {}  # final ACE on each phase's held-out cells
-
-
-def by_phase(structures: list[Atoms]) -> dict[str, list[Atoms]]:
-    """Structures grouped by ``info["phase"]`` (one group "" for untagged data)."""
-    groups: dict[str, list[Atoms]] = {}
-    for atoms in structures:
-        groups.setdefault(str(atoms.info.get(PHASE_KEY, "")), []).append(atoms)
-    return groups
-
-
-def first_phase(structures: list[Atoms], name: str | None = None) -> list[Atoms]:
-    """The structures of phase ``name`` (default: the first that appears; all if untagged)."""
-    groups = by_phase(structures)
-    if name is not None and name in groups:
-        return groups[name]
-    return next(iter(groups.values())) if groups else []
 
 
 @dataclass
@@ -121,6 +105,7 @@ class ValidateMaker(Maker):
         if len(phase_errors) > 1:
             checks += self._phase_checks(phase_errors)
         checks += suite.checks if suite is not None else []
+        checks += phase_eos_checks(read_dataset(eos.dataset), final_calc, self.thresholds, first)
         return ValidationDoc(
             test_errors=errors,
             eos_dft=eos_dft,

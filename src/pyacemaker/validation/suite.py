@@ -22,6 +22,7 @@ from pydantic import BaseModel
 
 from pyacemaker.config.schema import ValidationConfig
 from pyacemaker.structures.generate import supercell_repeat, volume_series
+from pyacemaker.structures.phases import by_phase
 from pyacemaker.validation.cells import scaled_to_volume, shortest_distance, standard_primitive
 from pyacemaker.validation.checks import Check, at_least, at_most, could_not_run, relative_error
 from pyacemaker.validation.elastic import ElasticResult, compute_elastic, stiffness_error
@@ -117,6 +118,31 @@ def _eos(inp: SuiteInputs) -> tuple[EOSResult | None, EOSResult | None, list[Che
     except EOS_ERRORS as exc:
         return ref, None, [*checks, could_not_run("EOS of the potential", "eos", exc)]
     return ref, ace, checks + (eos_checks(ace, ref, cfg) if ref is not None else [])
+
+
+def phase_eos_checks(
+    eos_cells: list[Atoms], potential: Calculator, cfg: ValidationConfig, skip: str | None
+) -> list[Check]:
+    """EOS checks of the potential against the labels on every phase but ``skip``.
+
+    The suite's EOS, phonons and elastic constants are for the first phase; this keeps
+    a0, B0 and B′ of the other phases checked too (their DFT EOS cells are labelled
+    anyway). a0 is relative (a_ref 1 at the middle volume), which the check compares.
+    """
+    checks: list[Check] = []
+    for name, cells in by_phase(eos_cells).items():
+        if name in (skip, "") or len(cells) < cfg.eos_points:
+            continue
+        v_mid = sorted(a.get_volume() / len(a) for a in cells)[len(cells) // 2]
+        try:
+            ref = eos_from_labels(cells, 1.0, v_mid)
+            ace = eos_from_calculator(cells, potential, 1.0, v_mid)
+        except EOS_ERRORS as exc:
+            checks.append(could_not_run(f"[{name}] EOS", "eos", exc))
+            continue
+        checks += [c.model_copy(update={"name": f"[{name}] {c.name}"})
+                   for c in eos_checks(ace, ref, cfg)]  # fmt: skip
+    return checks
 
 
 def _phonons(inp: SuiteInputs, res: SuiteResult, cell: Atoms, ace: Labeller) -> None:
