@@ -43,6 +43,7 @@ FUZZ = settings(
     deadline=timedelta(seconds=10),  # a hang (the old a: 1e-6 took > 30 s) fails here
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     derandomize=True,  # the same examples on every run and machine
+    database=None,  # no .hypothesis folder in the checkout
 )
 
 
