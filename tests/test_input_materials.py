@@ -120,3 +120,12 @@ def test_every_further_phase_gets_eos_checks(tmp_path: Path) -> None:
     bad = phase_eos_checks(labelled, LennardJones(sigma=3.0, rc=6.0), cfg, skip=None)
     assert {c.name for c in bad} == {"[fcc-Ni25Al75] EOS", "[fcc-Ni75Al25] EOS"}
     assert all(not c.passed and "Optimal parameters" in c.reason for c in bad)
+
+
+@pytest.mark.parametrize("example", ["alloy/nial.yaml", "compound/sic.yaml"])
+def test_example_configs_validate(example: str, tmp_path: Path) -> None:
+    from pyacemaker.config.errors import load_config
+
+    plan = expand(load_config(Path(__file__).parents[1] / "workflows" / example))
+    assert len(plan.phases) == (3 if "alloy" in example else 1)
+    assert len(plan.elements) == 2
