@@ -123,7 +123,7 @@ def test_every_further_phase_gets_eos_checks(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("example", ["alloy/nial.yaml", "compound/sic.yaml"])
-def test_example_configs_validate(example: str, tmp_path: Path) -> None:
+def test_example_configs_validate(example: str) -> None:
     from pyacemaker.config.errors import load_config
 
     plan = expand(load_config(Path(__file__).parents[1] / "workflows" / example))
