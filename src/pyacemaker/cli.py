@@ -21,13 +21,21 @@ def _problems(lines: list[str]) -> int:
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from pyacemaker.runner import plan_from_file
+    # Not through pyacemaker.runner: that imports every stage (seconds); validate stays fast.
+    from pyacemaker.config.errors import load_config
 
     try:
-        plan = plan_from_file(args.config)
+        config = load_config(args.config)
+        from pyacemaker.config.plan import expand  # after the schema checks: 1 s of imports
+
+        plan = expand(config)
     except ConfigError as exc:
         return _problems(exc.problems)
     print(f"OK: {args.config} is valid ({', '.join(plan.elements)}; outputs in {plan.output_dir})")
+    for phase in plan.phases:
+        print(f"  phase {phase.name}: {phase.formula}, {phase.n_atoms} atoms, "
+              f"{phase.volume_per_atom} Å^3/atom; {phase.n_candidates} candidates, "
+              f"{phase.n_test} held-out")  # fmt: skip
     for note in plan.notes:
         print(f"  - {note}")
     return 0
@@ -40,8 +48,8 @@ def _run(args: argparse.Namespace) -> int:
         summary = run(args.config, args.store)
     except ConfigError as exc:
         return _problems(exc.problems)
-    except RuntimeError as exc:
-        return _problems([str(exc)])
+    except RuntimeError as exc:  # a failed stage: its name, the engine's lines, the folder
+        return _problems(str(exc).splitlines())
     with open(summary.summary_file) as fh:
         print(fh.read())
     return 0
@@ -135,7 +143,8 @@ def _validate_potential(args: argparse.Namespace) -> int:
         return 1
     for c in suite.checks:
         verdict = "PASS" if c.passed else "FAIL"
-        print(f"[{verdict}] {c.name}: {c.value:.4g} (threshold {c.threshold:.4g})")
+        measured = c.reason or f"{c.value:.4g} (threshold {c.threshold:.4g})"
+        print(f"[{verdict}] {c.name}: {measured}")
     passed = all(c.passed for c in suite.checks)
     print(f"{'PASS' if passed else 'FAIL'}; report: {report}")
     return 0 if passed else 1

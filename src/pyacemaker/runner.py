@@ -14,6 +14,7 @@ from monty.json import MontyEncoder
 
 from pyacemaker.config.errors import ConfigError, load_config
 from pyacemaker.config.plan import Plan, expand
+from pyacemaker.failures import capture_failures, first_failure, job_folders
 from pyacemaker.flows.distill import DistillationMaker
 from pyacemaker.flows.report import RunSummary
 from pyacemaker.store import (
@@ -105,7 +106,7 @@ def _resume_or_start(plan: Plan, config: str | Path, book: RunBook) -> tuple[Run
         raise ConfigError([problem or f"{marker}: the run record has no flow to resume"])
     logger.info("resuming run %s (%s) in %s", previous.name, previous.run_id, plan.output_dir)
     if previous.state != "COMPLETED":
-        previous.state, previous.error = "RUNNING", None
+        previous.state, previous.error, previous.failure = "RUNNING", None, None
     return previous, cast(Flow, Flow.from_dict(json.loads(previous.flow_json)))
 
 
@@ -147,14 +148,22 @@ def run(config: str | Path, store_path: str | Path | None = None) -> RunSummary:
     (plan.output_dir / RUN_MARKER).write_text(json.dumps(marker))
     logger.info("run %s: %d stages, outputs in %s", plan.name, len(record.jobs), plan.output_dir)
     start = time.perf_counter()
+    folders = job_folders(flow.jobs, plan.output_dir)  # before running resolves references
     todo = _without_finished(flow, store)  # its references to finished jobs are external
-    run_locally(todo, store=store, ensure_success=False, log=False, allow_external_references=True)
+    with capture_failures() as failures:
+        run_locally(
+            todo, store=store, ensure_success=False, log=False, allow_external_references=True
+        )
     record.wall_time_s = (record.wall_time_s or 0.0) + time.perf_counter() - start
     record.finished = now()
     if not completed_uuids(store, [report_uuid]):
-        record.state, record.error = "FAILED", "a stage failed; see `pyacemaker status`"
+        failure = first_failure(failures, folders, plan.output_dir)
+        record.state, record.failure = "FAILED", failure
+        record.error = failure.summary() if failure else "a stage failed; see `pyacemaker status`"
         book.save(record)
-        raise RuntimeError(f"run {plan.name} failed; `pyacemaker status` shows which stage")
+        raise RuntimeError(
+            failure.message(plan.name) if failure else f"run {plan.name} failed; see status"
+        )
     record.state = "COMPLETED"
     book.save(record)
     summary = RunSummary.model_validate(store.get_output(report_uuid))

@@ -18,6 +18,8 @@ from jobflow import JobStore
 from maggma.stores import MontyStore
 from pydantic import BaseModel
 
+from pyacemaker.failures import Failure
+
 STORE_ENV = "PYACEMAKER_STORE"
 RunState = Literal["RUNNING", "COMPLETED", "FAILED"]
 
@@ -60,6 +62,7 @@ class RunRecord(BaseModel):
     finished: str | None = None
     wall_time_s: float | None = None
     error: str | None = None
+    failure: Failure | None = None  # the failed stage, its error lines and folder
     jobs: list[JobEntry]
     plan_hash: str | None = None  # a resumed run must have been started from the same plan
     flow_json: str | None = None  # the serialised flow: a resumed run reloads the same jobs
@@ -134,5 +137,9 @@ def job_state_table(runs: list[RunRecord], path: str | Path | None = None) -> li
             f"{record.name} [{record.state}] started {record.started}{took} → {record.output_dir}"
         )
         lines += [f"  {name:16s} {state}" for name, state in job_states(record, store)]
+        if record.state == "FAILED" and record.failure is not None:
+            lines.append(f"  why: {record.failure.message(record.name)}".replace("\n", "\n  "))
+        elif record.state == "FAILED" and record.error:
+            lines.append(f"  why: {record.error}")
     store.close()  # type: ignore[no-untyped-call]
     return lines

@@ -45,7 +45,8 @@ def _field_at(model: type[BaseModel], loc: tuple[int | str, ...]) -> FieldInfo |
 
 
 def _field_description(model: type[BaseModel], loc: tuple[int | str, ...]) -> str | None:
-    field = _field_at(model, loc)
+    """The description of the field at ``loc``, or of the mapping that holds it (dict keys)."""
+    field = _field_at(model, loc) or (_field_at(model, loc[:-1]) if len(loc) > 1 else None)
     return field.description if field else None
 
 
@@ -59,8 +60,9 @@ def _allowed_keys(model: type[BaseModel], loc: tuple[int | str, ...]) -> str:
 
 def format_error(model: type[BaseModel], error: ErrorDetails) -> str:
     """One line: ``field: got <value>: <problem>; expected <fix>``."""
-    loc = tuple(p for p in error["loc"] if not str(p).startswith("function-"))
-    where = ".".join(str(p) for p in loc) or "(top level)"
+    full = tuple(p for p in error["loc"] if not str(p).startswith("function-"))
+    where = ".".join(str(p) for p in full) or "(top level)"
+    loc = tuple(p for p in full if not isinstance(p, int))  # list items share their field
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "extra_forbidden":
         parent = _field_description(model, loc[:-1]) if len(loc) > 1 else None
@@ -76,12 +78,21 @@ def format_error(model: type[BaseModel], error: ErrorDetails) -> str:
     return f"{where}: got {value}: {message}" + (f"; expected {fix}" if fix else "")
 
 
+def _absolute(value: Any, base: Path) -> Any:
+    """A path string (or list of them) made absolute against ``base``; anything else as is."""
+    if isinstance(value, list):
+        return [_absolute(v, base) for v in value]
+    if not isinstance(value, str):
+        return value
+    path = Path(value).expanduser()
+    return str(path if path.is_absolute() else (base / path))
+
+
 def _resolve_relative(data: dict[str, Any], base: Path) -> None:
     for section, key in _RELATIVE_PATHS:
         block = data.get(section)
-        if isinstance(block, dict) and isinstance(block.get(key), str):
-            path = Path(block[key]).expanduser()
-            block[key] = str(path if path.is_absolute() else (base / path))
+        if isinstance(block, dict) and key in block:
+            block[key] = _absolute(block[key], base)
 
 
 def parse_config(data: Any, base: Path = Path()) -> RunConfig:

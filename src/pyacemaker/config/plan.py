@@ -32,8 +32,13 @@ from pyacemaker.dft.pseudo import (
 from pyacemaker.dft.qe import QESettings
 from pyacemaker.embedding.cutout import nearest_neighbour_distance
 from pyacemaker.oracle import import_object
-from pyacemaker.structures.generate import build_prototype
-from pyacemaker.structures.policy import GENERATORS, classify, generator_mix, melting_point
+from pyacemaker.structures.phases import Phase, StructureError, build_phases, phase_budget
+from pyacemaker.structures.policy import (
+    GENERATORS,
+    classify,
+    generator_mix,
+    melting_point,
+)
 from pyacemaker.surrogate.schemas import MaceTrainSettings, has_foundation
 
 DEFAULT_KSPACING = 0.3  # 1/Å with 2π: ~1 meV/atom k-point error for Si-like cells
@@ -87,6 +92,19 @@ class ActiveLearningPlan(ActiveLearningConfig):
     seed: int
 
 
+class PhasePlan(BaseModel):
+    """One parent structure and its share of the sampling budget."""
+
+    model_config = ConfigDict(extra="forbid")
+    name: str
+    source: str
+    formula: str
+    n_atoms: int
+    volume_per_atom: float
+    n_candidates: int
+    n_test: int
+
+
 class Plan(BaseModel):
     """Everything a run does, with every heuristic choice made explicit."""
 
@@ -96,6 +114,7 @@ class Plan(BaseModel):
     output_dir: Path
     elements: list[str]
     structure: StructureConfig
+    phases: list[PhasePlan] = []
     a_ref: float
     v_ref: float
     oracle: OracleSpec
@@ -264,11 +283,43 @@ def _active_learning(
     )
 
 
+def _phases(cfg: RunConfig, notes: list[str]) -> tuple[list[Phase], list[PhasePlan]]:
+    """The parent structures and how the candidate and held-out budgets are split over them."""
+    try:
+        phases, why = build_phases(cfg.structure)
+    except StructureError as exc:
+        raise ConfigError([exc.line]) from None
+    notes += why
+    names = [p.name for p in phases]
+    cands = phase_budget(names, cfg.sampling.n_candidates)
+    tests = phase_budget(names, cfg.sampling.n_test)
+    if len(phases) > 1:
+        notes.append(
+            f"{len(phases)} phases {names}: candidates {list(cands.values())} and held-out "
+            f"{list(tests.values())} per phase (even split); DFT training structures are "
+            "selected from the pooled candidates"
+        )
+    plans = [
+        PhasePlan(
+            name=p.name,
+            source=p.source,
+            formula=p.atoms.get_chemical_formula(),
+            n_atoms=len(p.atoms),
+            volume_per_atom=round(p.atoms.get_volume() / len(p.atoms), 3),
+            n_candidates=cands[p.name],
+            n_test=tests[p.name],
+        )
+        for p in phases
+    ]
+    return phases, plans
+
+
 def expand(cfg: RunConfig) -> Plan:
     """The full plan for ``cfg``; raises ConfigError for what only shows at this stage."""
     notes: list[str] = []
-    proto = build_prototype(cfg.structure)
-    elements = sorted(set(proto.get_chemical_symbols()))
+    phases, phase_plans = _phases(cfg, notes)
+    proto = phases[0].atoms
+    elements = sorted({el for p in phases for el in p.atoms.get_chemical_symbols()})
     oracle = _oracle(cfg, elements, notes)
     teacher = MaceTrainSettings.for_dataset(
         cfg.sampling.n_train,
@@ -293,6 +344,7 @@ def expand(cfg: RunConfig) -> Plan:
         output_dir=(cfg.output_dir or Path("runs") / cfg.name).resolve(),
         elements=elements,
         structure=cfg.structure,
+        phases=phase_plans,
         a_ref=float(proto.cell.lengths()[0] if cfg.structure.a is None else cfg.structure.a),
         v_ref=float(proto.get_volume() / len(proto)),
         oracle=oracle,

@@ -9,80 +9,30 @@ fix a user needs when the value is wrong; :mod:`pyacemaker.config.errors` prints
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from ase.data import chemical_symbols
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
-CRYSTALS = (
-    "sc",
-    "fcc",
-    "bcc",
-    "hcp",
-    "diamond",
-    "zincblende",
-    "rocksalt",
-    "cesiumchloride",
-    "fluorite",
-    "wurtzite",
-)
+from pyacemaker.config.base import Kelvin
+from pyacemaker.config.base import Strict as _Strict
+from pyacemaker.config.structure import CRYSTALS, AlloyConfig, StructureConfig
 
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
-
-
-def check_elements(symbols: list[str]) -> list[str]:
-    """Raise a ValueError naming any symbol that is not a chemical element."""
-    unknown = [s for s in symbols if s not in chemical_symbols[1:]]
-    if unknown:
-        raise ValueError(f"unknown element(s) {', '.join(unknown)}")
-    return symbols
-
-
-class StructureConfig(_Strict):
-    """The material: a formula with a prototype lattice, or a structure file."""
-
-    formula: str | None = Field(
-        None, description="a chemical formula such as Si or GaAs, built with ase.build.bulk"
-    )
-    crystal: Literal[CRYSTALS] | None = Field(  # type: ignore[valid-type]
-        None, description=f"one of {', '.join(CRYSTALS)} (default: ASE's reference structure)"
-    )
-    a: float | None = Field(None, gt=0, description="a lattice constant in Å, e.g. 5.43")
-    file: Path | None = Field(
-        None, description="an existing CIF, POSCAR or extxyz file readable by ASE"
-    )
-
-    @field_validator("formula")
-    @classmethod
-    def _known_elements(cls, value: str | None) -> str | None:
-        if value is not None:
-            if not re.fullmatch(r"([A-Z][a-z]?\d*)+", value):
-                raise ValueError(f"cannot parse formula '{value}'")
-            check_elements(re.findall(r"[A-Z][a-z]?", value))
-        return value
-
-    @field_validator("file")
-    @classmethod
-    def _file_exists(cls, value: Path | None) -> Path | None:
-        if value is not None and not value.is_file():
-            raise ValueError(f"file '{value}' does not exist")
-        return value
-
-    @model_validator(mode="before")
-    @classmethod
-    def _shorthand(cls, value: Any) -> Any:
-        """``structure: Si`` is short for ``structure: {formula: Si}``."""
-        return {"formula": value} if isinstance(value, str) else value
-
-    @model_validator(mode="after")
-    def _one_source(self) -> StructureConfig:
-        if (self.formula is None) == (self.file is None):
-            raise ValueError("give exactly one of structure.formula or structure.file")
-        return self
+__all__ = [  # the structure models live in config/structure.py; imported from here too
+    "CRYSTALS",
+    "AceConfig",
+    "ActiveLearningConfig",
+    "AlloyConfig",
+    "CommitteeConfig",
+    "DFTConfig",
+    "OracleConfig",
+    "PoolConfig",
+    "RunConfig",
+    "SamplingConfig",
+    "StructureConfig",
+    "TeacherConfig",
+    "ValidationConfig",
+]
 
 
 class OracleConfig(_Strict):
@@ -112,7 +62,7 @@ class DFTConfig(_Strict):
     ecutwfc: float | None = Field(None, gt=0, description="a wavefunction cutoff in Ry, e.g. 30")
     ecutrho: float | None = Field(None, gt=0, description="a density cutoff in Ry, e.g. 240")
     kspacing: float | None = Field(
-        None, gt=0, description="a k-point spacing in 1/Å (2π included), e.g. 0.3"
+        None, gt=0, le=2, description="a k-point spacing in 1/Å (2π included) up to 2, e.g. 0.3"
     )
     smearing: str = Field("mv", description="a pw.x smearing name such as mv, gaussian, fd")
     degauss: float = Field(0.01, gt=0, description="a smearing width in Ry, e.g. 0.01")
@@ -121,26 +71,28 @@ class DFTConfig(_Strict):
 class SamplingConfig(_Strict):
     """Candidate generation and selection for DFT."""
 
-    n_candidates: int = Field(60, gt=0, description="a positive number of candidate structures")
+    n_candidates: int = Field(
+        60, gt=0, le=100_000, description="a positive number of candidate structures"
+    )
     n_train: int = Field(16, gt=0, description="a positive number of DFT training structures")
     n_test: int = Field(6, gt=0, description="a positive number of held-out DFT structures")
     max_strain: float = Field(0.04, ge=0, lt=0.5, description="a strain amplitude below 0.5")
     rattle: float = Field(0.05, ge=0, lt=1, description="a displacement amplitude in Å below 1")
     supercell_atoms: int = Field(
-        8, gt=0, description="a minimum number of atoms of supercell candidates, e.g. 8"
+        8, gt=0, le=2000, description="a minimum number of atoms of supercell candidates, e.g. 8"
     )
     material_class: Literal["metal", "covalent", "compound", "alloy", "molecule"] | None = Field(
         None,
         description="one of metal, covalent, compound, alloy, molecule (default: from the "
         "elements and periodicity); it picks the generator mix",
     )
-    generators: dict[str, float] | None = Field(
+    generators: dict[str, Annotated[float, Field(ge=0, le=1e6)]] | None = Field(
         None,
         description="a mapping generator -> share, e.g. {strain: 0.3, rattle: 0.4, vacancy: 0.2, "
         "surface: 0.1}; names: strain, rattle, vacancy, interstitial, antisite, surface, "
         "random_alloy (default: chosen from the material class)",
     )
-    rattle_temperatures: list[float] | None = Field(
+    rattle_temperatures: list[Kelvin] | None = Field(
         None,
         description="a list of temperatures in K for thermal rattling, e.g. [300, 600] "
         "(default: fractions of the melting point)",
@@ -155,6 +107,14 @@ class SamplingConfig(_Strict):
         description="a fraction of the sum of covalent radii below which a candidate is "
         "discarded as unphysical before DFT, e.g. 0.6",
     )
+
+
+    @field_validator("generators")
+    @classmethod
+    def _some_share(cls, value: dict[str, float] | None) -> dict[str, float] | None:
+        if value is not None and not sum(value.values()) > 0:
+            raise ValueError("the shares sum to zero")
+        return value
 
 
 class CommitteeConfig(_Strict):
@@ -220,24 +180,24 @@ class TeacherConfig(_Strict):
 class PoolConfig(_Strict):
     """Teacher molecular dynamics that builds the surrogate pool."""
 
-    temperatures: list[float] | None = Field(
-        None, description="a list of temperatures in K, e.g. [300, 600, 900]"
+    temperatures: list[Kelvin] | None = Field(
+        None, description="a list of positive temperatures in K, e.g. [300, 600, 900]"
     )
     steps: int = Field(400, gt=0, description="a positive number of MD steps per temperature")
     interval: int = Field(10, gt=0, description="a positive number of steps between snapshots")
     timestep_fs: float = Field(2.0, gt=0, le=5, description="a time step in fs, at most 5")
-    volume_scales: list[float] = Field(
+    volume_scales: list[Annotated[float, Field(ge=0.5, le=2)]] = Field(
         [0.96, 1.0, 1.04], description="a list of volume factors around 1, e.g. [0.96, 1.0, 1.04]"
     )
     supercell_atoms: int = Field(
-        16, gt=0, description="a minimum number of atoms in the MD cell, e.g. 16"
+        16, gt=0, le=100_000, description="a minimum number of atoms in the MD cell, e.g. 16"
     )
 
 
 class AceConfig(_Strict):
     """The distilled ACE potential."""
 
-    cutoff: float = Field(5.0, gt=1, description="a radial cutoff in Å, e.g. 5.0")
+    cutoff: float = Field(5.0, gt=1, le=15, description="a radial cutoff in Å up to 15, e.g. 5.0")
     n_functions: int = Field(60, gt=0, description="a positive number of basis functions")
     max_iter: int = Field(300, gt=0, description="a positive number of BFGS iterations")
     delta_max_iter: int = Field(200, gt=0, description="a positive number of BFGS iterations")
@@ -249,7 +209,7 @@ class AceConfig(_Strict):
 class ValidationConfig(_Strict):
     """Held-out checks and their pass thresholds."""
 
-    eos_points: int = Field(7, ge=5, description="at least 5 volumes for the EOS fit")
+    eos_points: int = Field(7, ge=5, le=100, description="5 to 100 volumes for the EOS fit")
     eos_strain: float = Field(0.06, gt=0, lt=0.3, description="a volume strain below 0.3")
     max_energy_rmse_mev: float = Field(5.0, gt=0, description="a bound in meV/atom, e.g. 5")
     max_force_rmse: float = Field(0.10, gt=0, description="a bound in eV/Å, e.g. 0.1")
@@ -278,13 +238,15 @@ class ValidationConfig(_Strict):
     max_modulus_error: float = Field(
         0.15, gt=0, description="a relative bound on the VRH bulk and shear moduli, e.g. 0.15"
     )
-    md_temperatures: list[float] | None = Field(
+    md_temperatures: list[Kelvin] | None = Field(
         None, description="a list of temperatures in K (default: the pool's temperatures)"
     )
     md_steps: int = Field(400, gt=0, description="a positive number of NVT steps")
     md_nve_steps: int = Field(200, ge=0, description="a number of NVE steps for the drift")
     md_timestep_fs: float = Field(1.0, gt=0, le=5, description="a time step in fs, at most 5")
-    md_supercell_atoms: int = Field(32, gt=0, description="a minimum MD cell size, e.g. 32")
+    md_supercell_atoms: int = Field(
+        32, gt=0, le=100_000, description="a minimum MD cell size, e.g. 32"
+    )
     md_min_distance_factor: float = Field(
         0.6, gt=0, lt=1, description="a fraction of the shortest equilibrium distance, e.g. 0.6"
     )
@@ -302,8 +264,8 @@ class ActiveLearningConfig(_Strict):
     enabled: bool = Field(
         False, description="true to explore with LAMMPS MD after the fit (costs DFT calls)"
     )
-    temperatures: list[float] | None = Field(
-        None, description="a list of MD temperatures in K run in order, e.g. [300, 900]; "
+    temperatures: list[Kelvin] | None = Field(
+        None, description="a list of positive MD temperatures in K run in order, e.g. [300, 900]; "
         "the last is the target (default: the pool's temperatures)"
     )
     pressure: float | None = Field(
@@ -312,7 +274,9 @@ class ActiveLearningConfig(_Strict):
     steps: int = Field(1000, gt=0, description="a positive number of MD steps per temperature")
     timestep_fs: float = Field(2.0, gt=0, le=5, description="a time step in fs, at most 5")
     check_every: int = Field(10, gt=0, description="a positive number of steps between γ checks")
-    supercell_atoms: int = Field(64, gt=0, description="a minimum MD cell size, e.g. 64")
+    supercell_atoms: int = Field(
+        64, gt=0, le=1_000_000, description="a minimum MD cell size, e.g. 64"
+    )
     threshold_add_train: float = Field(
         2.0, gt=0, description="a γ above which frames are collected, e.g. 2 (below the halt one)"
     )
@@ -336,7 +300,8 @@ class ActiveLearningConfig(_Strict):
         "largest that keeps a cut-out within max_cutout_atoms)"
     )
     max_cutout_atoms: int = Field(
-        24, gt=1, description="a cap on atoms per cut-out used for the default buffer, e.g. 24"
+        24, gt=1, le=1000,
+        description="a cap on atoms per cut-out used for the default buffer, e.g. 24",
     )
     relax_steps: int = Field(
         10, ge=0, description="a number of BFGS steps relaxing the buffer (core fixed), e.g. 10"
@@ -376,7 +341,7 @@ class RunConfig(_Strict):
 
     name: str = Field("pyacemaker-run", description="a run name made of letters, digits, - and _")
     structure: StructureConfig
-    seed: int = Field(42, description="an integer random seed")
+    seed: int = Field(42, ge=0, lt=2**32, description="an integer random seed from 0 to 2^32-1")
     output_dir: Path | None = Field(None, description="a folder for outputs (default runs/<name>)")
     oracle: OracleConfig = Field(default_factory=OracleConfig)
     dft: DFTConfig = Field(default_factory=DFTConfig)

@@ -54,13 +54,14 @@ def _summary_text(s: RunSummary, teacher: TeacherDoc) -> str:
         f"  {name:18s} {m.energy_rmse_mev:8.2f} {m.force_rmse:8.4f}  (n={m.n})"
         for name, m in v.test_errors.items()
     ]
-    lines.append(
-        f"EOS a0: ACE {v.eos_ace.a0:.4f} Å vs DFT {v.eos_dft.a0:.4f} Å; "
-        f"B0: ACE {v.eos_ace.b0_gpa:.1f} GPa vs DFT {v.eos_dft.b0_gpa:.1f} GPa"
-    )
+    if v.eos_ace is not None and v.eos_dft is not None:
+        lines.append(
+            f"EOS a0: ACE {v.eos_ace.a0:.4f} Å vs DFT {v.eos_dft.a0:.4f} Å; "
+            f"B0: ACE {v.eos_ace.b0_gpa:.1f} GPa vs DFT {v.eos_dft.b0_gpa:.1f} GPa"
+        )
     lines += [
-        f"  [{'PASS' if c.passed else 'FAIL'}] {c.name}: {c.value:.4g} "
-        f"(threshold {c.threshold:.4g})"
+        f"  [{'PASS' if c.passed else 'FAIL'}] {c.name}: "
+        + (c.reason if c.reason else f"{c.value:.4g} (threshold {c.threshold:.4g})")
         for c in v.checks
     ]
     lines.append(

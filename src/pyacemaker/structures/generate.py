@@ -11,22 +11,14 @@ import math
 
 import numpy as np
 from ase import Atoms
-from ase.build import bulk
-from ase.io import read
 
 from pyacemaker.config.schema import StructureConfig
+from pyacemaker.structures.phases import build_phases
 
 
 def build_prototype(config: StructureConfig) -> Atoms:
-    """The user's structure: ``ase.build.bulk`` from a formula, or read from a file."""
-    if config.file is not None:
-        atoms = read(config.file)
-        assert isinstance(atoms, Atoms)
-    else:
-        assert config.formula is not None
-        atoms = bulk(config.formula, crystalstructure=config.crystal, a=config.a)
-    atoms.info["config_type"] = "prototype"
-    return atoms
+    """The first phase of the user's structure (the one single-cell stages work on)."""
+    return build_phases(config)[0][0].atoms
 
 
 def supercell_repeat(atoms: Atoms, min_atoms: int) -> tuple[int, int, int]:

@@ -22,7 +22,6 @@ from ase.build import surface
 from ase.calculators.calculator import Calculator
 from ase.data import atomic_masses, atomic_numbers, covalent_radii
 from ase.neighborlist import neighbor_list
-from ase.vibrations import Vibrations
 
 from pyacemaker.data import CONFIG_TYPE_KEY
 
@@ -336,6 +335,8 @@ def normal_mode_cells(
     a Gaussian mass-weighted amplitude of variance ``k_B T / ω_k²``, the harmonic
     Boltzmann distribution, so soft modes move more than stiff ones.
     """
+    from ase.vibrations import Vibrations  # imports matplotlib: only when sampling modes
+
     work = molecule.copy()
     work.calc = calc
     vib = Vibrations(work, name=str(Path(workdir) / "vib"))

@@ -12,8 +12,9 @@ from pydantic import BaseModel
 from pyacemaker.config.schema import SamplingConfig, StructureConfig
 from pyacemaker.data import CONFIG_TYPE_KEY, write_dataset
 from pyacemaker.progress import stage
-from pyacemaker.structures.generate import build_prototype, strain_rattle, volume_series
+from pyacemaker.structures.generate import strain_rattle, volume_series
 from pyacemaker.structures.generators import einstein_frequency_thz
+from pyacemaker.structures.phases import Phase, build_phases, phase_budget, tag_phase
 from pyacemaker.structures.policy import (
     GeneratorMix,
     MixSettings,
@@ -39,6 +40,7 @@ class CandidatesDoc(BaseModel):
     seed: int
     material_class: str = ""
     generator_counts: dict[str, int] = {}
+    phase_counts: dict[str, dict[str, int]] = {}  # phase -> {candidates, test, eos}
     reasons: list[str] = []
 
 
@@ -85,26 +87,48 @@ class CandidateMaker(Maker):
             einstein_thz=einstein_frequency_thz(proto, melting_point(elements)),
         )
 
+    def _phase(self, phase: Phase, n_cand: int, n_test: int, seed: int) -> list[list[Atoms]]:
+        """Candidates (the phase's generator mix), held-out cells and EOS volumes of a phase."""
+        s = self.sampling
+        proto = phase.atoms
+        cands = generate_mix(proto, self._mix(proto).shares, n_cand, self._settings(proto), seed)
+        test = strain_rattle(
+            proto, n_test, max_strain=s.max_strain, rattle=s.rattle,
+            min_atoms=s.supercell_atoms, seed=seed + 1, tag="test",
+        )  # fmt: skip
+        eos = volume_series(proto, self.eos_points, self.eos_strain)
+        return [tag_phase(group, phase.name) for group in (cands, test, eos)]
+
     @job
     def make(self, workdir: str) -> CandidatesDoc:
-        """Write ``candidates.xyz``, ``test.xyz`` and ``eos.xyz`` into ``workdir``."""
+        """Write ``candidates.xyz``, ``test.xyz`` and ``eos.xyz`` into ``workdir``.
+
+        Every phase gets its share of the budget (the plan's even split), its own
+        generator mix, held-out cells and EOS series; each structure keeps
+        ``info["phase"]``. The first phase keeps the run's seed, so a one-phase run is
+        unchanged; later phases offset it.
+        """
         s = self.sampling
         with stage("generate", f"{s.n_candidates} candidates + {s.n_test} held-out"):
-            proto = build_prototype(self.structure)
-            mix = self._mix(proto)
-            cands = generate_mix(
-                proto, mix.shares, s.n_candidates, self._settings(proto), self.seed
-            )
-            test = strain_rattle(
-                proto, s.n_test, max_strain=s.max_strain, rattle=s.rattle,
-                min_atoms=s.supercell_atoms, seed=self.seed + 1, tag="test",
-            )  # fmt: skip
-            eos = volume_series(proto, self.eos_points, self.eos_strain)
-            out = Path(workdir)
+            phases, _ = build_phases(self.structure)
+            names = [p.name for p in phases]
+            n_cands = phase_budget(names, s.n_candidates)
+            n_tests = phase_budget(names, s.n_test)
+            cands: list[Atoms] = []
+            test: list[Atoms] = []
+            eos: list[Atoms] = []
             counts: dict[str, int] = {}
+            per_phase: dict[str, dict[str, int]] = {}
+            for k, phase in enumerate(phases):
+                c, t, e = self._phase(phase, n_cands[phase.name], n_tests[phase.name],
+                                      self.seed + 100_003 * k)  # fmt: skip
+                cands, test, eos = cands + c, test + t, eos + e
+                per_phase[phase.name] = {"candidates": len(c), "test": len(t), "eos": len(e)}
             for atoms in cands:
                 kind = str(atoms.info[CONFIG_TYPE_KEY])
                 counts[kind] = counts.get(kind, 0) + 1
+            mix = self._mix(phases[0].atoms)
+            out = Path(workdir)
             return CandidatesDoc(
                 candidates=str(write_dataset(out / "candidates.xyz", cands)),
                 test=str(write_dataset(out / "test.xyz", test)),
@@ -115,5 +139,6 @@ class CandidateMaker(Maker):
                 seed=self.seed,
                 material_class=mix.material_class,
                 generator_counts=counts,
+                phase_counts=per_phase,
                 reasons=mix.reasons,
             )

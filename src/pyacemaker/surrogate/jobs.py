@@ -16,8 +16,9 @@ from pyacemaker.dft.oracle import OracleSpec
 from pyacemaker.dynamics.ase_md import MDInstabilityError, sample_md
 from pyacemaker.oracle import LabelDoc, label_dataset
 from pyacemaker.progress import stage
-from pyacemaker.structures.generate import build_prototype, supercell_repeat
+from pyacemaker.structures.generate import supercell_repeat
 from pyacemaker.structures.generators import melt_quench
+from pyacemaker.structures.phases import build_phases, tag_phase
 from pyacemaker.surrogate.committee import Committee, CommitteeDoc, train_committee
 from pyacemaker.surrogate.mace import (
     finetune_policy,
@@ -116,25 +117,25 @@ class TeacherMDMaker(Maker):
     @job
     def make(self, teacher: TeacherDoc, workdir: str) -> str:
         """Write the unlabelled snapshots to ``pool.xyz`` and return its path."""
-        proto = build_prototype(self.structure)
-        cell = proto.repeat(supercell_repeat(proto, self.supercell_atoms))
+        phases = build_phases(self.structure)[0]
+        cells = [p.atoms.repeat(supercell_repeat(p.atoms, self.supercell_atoms)) for p in phases]
         calc = mace_calculator(teacher.model_path)
         frames = []
-        runs = [(t, v) for t in self.temperatures for v in self.volume_scales]
+        runs = [
+            (t, v, (i + j) % len(cells))  # Latin square: each phase at every temperature
+            for i, t in enumerate(self.temperatures)
+            for j, v in enumerate(self.volume_scales)
+        ]
+        cell = cells[0]
         with stage("teacher MD", f"{len(runs)} runs x {self.steps} steps, {len(cell)} atoms"):
-            for k, (temp, scale) in enumerate(runs):
-                start = cell.copy()
-                start.set_cell(cell.cell.array * scale ** (1 / 3), scale_atoms=True)
-                frames += sample_md(
-                    start,
-                    calc,
-                    temperature_K=temp,
-                    steps=self.steps,
-                    interval=self.interval,
-                    seed=self.seed + k,
-                    timestep_fs=self.timestep_fs,
-                )
-            frames += self._melt_quench(cell, calc)
+            for k, (temp, scale, phase) in enumerate(runs):
+                start = cells[phase].copy()
+                start.set_cell(start.cell.array * scale ** (1 / 3), scale_atoms=True)
+                frames += tag_phase(sample_md(
+                    start, calc, temperature_K=temp, steps=self.steps, interval=self.interval,
+                    seed=self.seed + k, timestep_fs=self.timestep_fs,
+                ), phases[phase].name)  # fmt: skip
+            frames += tag_phase(self._melt_quench(cell, calc), phases[0].name)  # first phase
         return str(write_dataset(Path(workdir) / "pool.xyz", frames))
 
 

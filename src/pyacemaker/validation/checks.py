@@ -17,6 +17,7 @@ class Check(BaseModel):
     threshold: float
     passed: bool
     group: str = ""
+    reason: str = ""  # why a validator could not measure (then value is NaN and it fails)
 
 
 def at_most(name: str, value: float, threshold: float, group: str) -> Check:
@@ -34,3 +35,10 @@ def at_least(name: str, value: float, threshold: float, group: str) -> Check:
 def relative_error(value: float, reference: float) -> float:
     """|value - reference| / |reference| (inf for a zero reference)."""
     return abs(value - reference) / abs(reference) if reference else float("inf")
+
+
+def could_not_run(name: str, group: str, exc: BaseException) -> Check:
+    """A FAIL check for a validator that raised: a bad potential must not crash the report."""
+    reason = f"{type(exc).__name__}: {exc}".replace("\n", " ")[:300]
+    nan = float("nan")
+    return Check(name=name, value=nan, threshold=nan, passed=False, group=group, reason=reason)

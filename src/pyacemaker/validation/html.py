@@ -177,7 +177,10 @@ def _fmt(value: Any) -> str:
 
 def checks_table(checks: Sequence[Check]) -> str:
     """Every check with its threshold, value and PASS/FAIL."""
-    rows = [(c.group, c.name, c.threshold, c.value, "PASS" if c.passed else "FAIL") for c in checks]
+    rows = [
+        (c.group, c.name, c.threshold, c.reason or c.value, "PASS" if c.passed else "FAIL")
+        for c in checks
+    ]  # a validator that could not run shows its reason as the value
     return _table(("validator", "check", "threshold", "value", "result"), rows,
                   [r[-1] for r in rows])  # fmt: skip
 

@@ -17,13 +17,14 @@ from pyacemaker.dft.oracle import OracleSpec
 from pyacemaker.oracle import LabelDoc
 from pyacemaker.progress import stage
 from pyacemaker.structures.generate import build_prototype
+from pyacemaker.structures.phases import PHASE_KEY, by_phase, first_phase
 from pyacemaker.surrogate.mace import mace_calculator
 from pyacemaker.surrogate.schemas import TeacherDoc
 from pyacemaker.validation.checks import Check, at_most
 from pyacemaker.validation.eos import EOSResult, eos_from_calculator, eos_from_labels
 from pyacemaker.validation.metrics import ErrorMetrics, errors_against
 from pyacemaker.validation.reference import oracle_labeller
-from pyacemaker.validation.suite import SuiteInputs, SuiteResult, run_suite
+from pyacemaker.validation.suite import SuiteInputs, SuiteResult, phase_eos_checks, run_suite
 
 __all__ = ["Check", "ValidateMaker", "ValidationDoc"]
 
@@ -36,11 +37,12 @@ class ValidationDoc(BaseModel):
     """
 
     test_errors: dict[str, ErrorMetrics]
-    eos_dft: EOSResult
-    eos_ace: EOSResult
+    eos_dft: EOSResult | None  # None when its fit failed (a FAIL check says why)
+    eos_ace: EOSResult | None
     checks: list[Check]
     passed: bool
     suite: SuiteResult | None = None
+    phase_errors: dict[str, ErrorMetrics] = {}  # final ACE on each phase's held-out cells
 
 
 @dataclass
@@ -74,7 +76,9 @@ class ValidateMaker(Maker):
         workdir: str | None = None,
     ) -> ValidationDoc:
         """Compute the errors and checks (data files only; the report job writes the report)."""
-        held_out, eos_cells = read_dataset(test.dataset), read_dataset(eos.dataset)
+        held_out = read_dataset(test.dataset)
+        first = build_prototype(self.structure).info[PHASE_KEY] if self.structure else None
+        eos_cells = first_phase(read_dataset(eos.dataset), first)  # one EOS fit: one phase
         with stage(
             "validate", f"{len(held_out)} held-out DFT structures, {len(eos_cells)} EOS cells"
         ):
@@ -94,8 +98,14 @@ class ValidateMaker(Maker):
             else:
                 eos_dft = eos_from_labels(eos_cells, self.a_ref, self.v_ref)
                 eos_ace = eos_from_calculator(eos_cells, final_calc, self.a_ref, self.v_ref)
+        phase_errors = {
+            name: errors_against(cells, final_calc) for name, cells in by_phase(held_out).items()
+        }
         checks = self._checks(errors["final_ace"], errors["teacher_only_ace"])
+        if len(phase_errors) > 1:
+            checks += self._phase_checks(phase_errors)
         checks += suite.checks if suite is not None else []
+        checks += phase_eos_checks(read_dataset(eos.dataset), final_calc, self.thresholds, first)
         return ValidationDoc(
             test_errors=errors,
             eos_dft=eos_dft,
@@ -103,6 +113,7 @@ class ValidateMaker(Maker):
             checks=checks,
             passed=all(c.passed for c in checks),
             suite=suite,
+            phase_errors=phase_errors,
         )
 
     def _suite(
@@ -134,6 +145,19 @@ class ValidateMaker(Maker):
                 potential_source=str(final.yace_path),
             )
         )
+
+    def _phase_checks(self, errors: dict[str, ErrorMetrics]) -> list[Check]:
+        """The held-out bounds per phase: a bad phase cannot hide behind good ones."""
+        t = self.thresholds
+        checks = []
+        for name, m in errors.items():
+            checks += [
+                at_most(f"held-out [{name}] energy RMSE (meV/atom)", m.energy_rmse_mev,
+                        t.max_energy_rmse_mev, "held-out"),
+                at_most(f"held-out [{name}] force RMSE (eV/Å)", m.force_rmse, t.max_force_rmse,
+                        "held-out"),
+            ]  # fmt: skip
+        return checks
 
     def _checks(self, final: ErrorMetrics, base: ErrorMetrics) -> list[Check]:
         t = self.thresholds

@@ -18,9 +18,9 @@ from ase.calculators.calculator import Calculator
 from pyace import PyACECalculator
 
 from pyacemaker.ace.pacemaker import TotalEnergyAceCalculator, potential_reference_energy
-from pyacemaker.config.errors import ConfigError
+from pyacemaker.config.errors import ConfigError, parse_config
 from pyacemaker.config.plan import Plan, expand
-from pyacemaker.config.schema import OracleConfig, RunConfig, StructureConfig
+from pyacemaker.config.schema import OracleConfig, RunConfig
 from pyacemaker.data import read_dataset
 from pyacemaker.structures.generate import build_prototype
 from pyacemaker.validation.html import write_report
@@ -94,13 +94,13 @@ def request_plan(req: StandaloneRequest) -> Plan:
         raise ConfigError(["give --config CONFIG or --structure (a formula such as Si, or a file)"])
     given = Path(req.structure)
     structure = (
-        StructureConfig(file=given)
+        {"file": str(given)}
         if given.is_file()
-        else StructureConfig(formula=req.structure, crystal=req.crystal, a=req.a)
+        else {"formula": req.structure, "crystal": req.crystal, "a": req.a}
     )
     # Without a reference the oracle is never built; EMT only keeps the plan valid offline.
     engine = req.reference if req.reference not in (None, "none") else "ase.calculators.emt.EMT"
-    return expand(RunConfig(structure=structure, oracle=OracleConfig(engine=engine)))
+    return expand(parse_config({"structure": structure, "oracle": {"engine": engine}}))
 
 
 def validate_potential(req: StandaloneRequest) -> tuple[SuiteResult, Path]:

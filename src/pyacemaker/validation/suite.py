@@ -22,8 +22,9 @@ from pydantic import BaseModel
 
 from pyacemaker.config.schema import ValidationConfig
 from pyacemaker.structures.generate import supercell_repeat, volume_series
+from pyacemaker.structures.phases import by_phase
 from pyacemaker.validation.cells import scaled_to_volume, shortest_distance, standard_primitive
-from pyacemaker.validation.checks import Check, at_least, at_most, relative_error
+from pyacemaker.validation.checks import Check, at_least, at_most, could_not_run, relative_error
 from pyacemaker.validation.elastic import ElasticResult, compute_elastic, stiffness_error
 from pyacemaker.validation.eos import EOSResult, eos_from_calculator, eos_from_labels
 from pyacemaker.validation.md import MDResult, md_stability
@@ -32,6 +33,8 @@ from pyacemaker.validation.phonons import PhononResult, compute_phonons, phonon_
 from pyacemaker.validation.reference import Labeller, calculator_labeller
 
 logger = logging.getLogger(__name__)
+# ase.eos: RuntimeError "Optimal parameters not found" (no minimum), ValueError on NaN
+EOS_ERRORS = (RuntimeError, ValueError, FloatingPointError)
 
 
 @dataclass
@@ -67,7 +70,7 @@ class SuiteResult(BaseModel):
     cell_formula: str
     cell_volume_per_atom: float
     eos_ref: EOSResult | None = None
-    eos_ace: EOSResult
+    eos_ace: EOSResult | None = None  # None: the potential's EOS has no minimum (a FAIL check)
     phonons_ace: PhononResult | None = None
     phonons_ref: PhononResult | None = None
     phonon_rmse_thz: float | None = None
@@ -92,19 +95,54 @@ def eos_checks(ace: EOSResult, ref: EOSResult, cfg: ValidationConfig) -> list[Ch
     return checks
 
 
-def _eos(inp: SuiteInputs) -> tuple[EOSResult | None, EOSResult, list[Check]]:
-    """Reference and potential EOS on the same cells (the reference's if it has labelled them)."""
+def _eos(inp: SuiteInputs) -> tuple[EOSResult | None, EOSResult | None, list[Check]]:
+    """Reference and potential EOS on the same cells (the reference's if it has labelled them).
+
+    A fit that fails (ase.eos finds no minimum in the volume range, typical of a bad
+    potential) becomes a FAIL check with the reason instead of ending the suite.
+    """
     cfg = inp.config
     cells = list(inp.eos_reference_cells or [])
     if not cells:
         cells = volume_series(inp.prototype, cfg.eos_points, cfg.eos_strain)
         if inp.reference is not None:
             cells = inp.reference.label(cells, "eos")
-    ace = eos_from_calculator(cells, inp.potential, inp.a_ref, inp.v_ref)
-    if inp.reference is None and not inp.eos_reference_cells:
-        return None, ace, []
-    ref = eos_from_labels(cells, inp.a_ref, inp.v_ref)
-    return ref, ace, eos_checks(ace, ref, cfg)
+    ref, checks = None, []
+    if inp.reference is not None or inp.eos_reference_cells:
+        try:
+            ref = eos_from_labels(cells, inp.a_ref, inp.v_ref)
+        except EOS_ERRORS as exc:
+            checks.append(could_not_run("EOS of the reference", "eos", exc))
+    try:
+        ace = eos_from_calculator(cells, inp.potential, inp.a_ref, inp.v_ref)
+    except EOS_ERRORS as exc:
+        return ref, None, [*checks, could_not_run("EOS of the potential", "eos", exc)]
+    return ref, ace, checks + (eos_checks(ace, ref, cfg) if ref is not None else [])
+
+
+def phase_eos_checks(
+    eos_cells: list[Atoms], potential: Calculator, cfg: ValidationConfig, skip: str | None
+) -> list[Check]:
+    """EOS checks of the potential against the labels on every phase but ``skip``.
+
+    The suite's EOS, phonons and elastic constants are for the first phase; this keeps
+    a0, B0 and B′ of the other phases checked too (their DFT EOS cells are labelled
+    anyway). a0 is relative (a_ref 1 at the middle volume), which the check compares.
+    """
+    checks: list[Check] = []
+    for name, cells in by_phase(eos_cells).items():
+        if name in (skip, "") or len(cells) < cfg.eos_points:
+            continue
+        v_mid = sorted(a.get_volume() / len(a) for a in cells)[len(cells) // 2]
+        try:
+            ref = eos_from_labels(cells, 1.0, v_mid)
+            ace = eos_from_calculator(cells, potential, 1.0, v_mid)
+        except EOS_ERRORS as exc:
+            checks.append(could_not_run(f"[{name}] EOS", "eos", exc))
+            continue
+        checks += [c.model_copy(update={"name": f"[{name}] {c.name}"})
+                   for c in eos_checks(ace, ref, cfg)]  # fmt: skip
+    return checks
 
 
 def _phonons(inp: SuiteInputs, res: SuiteResult, cell: Atoms, ace: Labeller) -> None:
@@ -198,7 +236,8 @@ def run_suite(inp: SuiteInputs) -> SuiteResult:
     cfg = inp.config
     start = time.perf_counter()
     eos_ref, eos_ace, checks = _eos(inp)
-    v0 = (eos_ref or eos_ace).v0
+    fitted = eos_ref or eos_ace
+    v0 = fitted.v0 if fitted is not None else inp.v_ref
     cell = scaled_to_volume(standard_primitive(inp.prototype), v0)
     res = SuiteResult(
         cell_formula=cell.get_chemical_formula(),
@@ -218,7 +257,11 @@ def run_suite(inp: SuiteInputs) -> SuiteResult:
         steps.append(("md", lambda: _md(inp, res, cell)))
     for name, step in steps:
         begin = time.perf_counter()
-        step()
+        try:
+            step()
+        except Exception as exc:  # a validator failing on a bad potential is a finding
+            logger.warning("validation %s could not run: %s", name, exc)
+            res.checks.append(could_not_run(f"{name}: completed", name, exc))
         res.wall_time_s[name] = round(time.perf_counter() - begin, 2)
         logger.info("validation %s: %.1f s", name, res.wall_time_s[name])
     if inp.reference is not None:
