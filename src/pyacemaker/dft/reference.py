@@ -130,7 +130,7 @@ def reference_energies(
         (element,) = atoms.get_chemical_symbols()
         cache[keys[element]] = {"element": element, "energy": energy_of(atoms), "box": box,
                                 "source": oracle.source}
-    if todo:
+    if label.n_labelled:
         _write_cache(cache_folder, cache)
     found = {el: float(str(cache[keys[el]]["energy"])) for el in elements if keys[el] in cache}
     if len(found) == len(elements):
