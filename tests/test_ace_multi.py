@@ -18,13 +18,16 @@ from pyace import create_multispecies_basis_config
 
 from pyacemaker.ace.pacemaker import _potential_section, ace_calculator, fit_ace, weighted_errors
 from pyacemaker.ace.schemas import AceFitSettings, AcePotentialDoc
+from pyacemaker.config.errors import ConfigError
+from pyacemaker.config.plan import expand
+from pyacemaker.config.schema import RunConfig
 from pyacemaker.dft.reference import isolated_atom
 from pyacemaker.oracle import label_with
 from pyacemaker.structures.policy import melting_point
 
-# Small enough for a test: 10 functions per element before the per-element scaling.
+# Small enough for a test: 16 functions per element before the per-element scaling.
 SMALL = AceFitSettings(
-    number_of_functions_per_element=10,
+    number_of_functions_per_element=16,
     nradmax_by_orders=[8, 3, 2, 1],
     lmax_by_orders=[0, 2, 2, 1],
     max_iter=100,
@@ -122,28 +125,56 @@ def test_melting_point_of_compounds_is_not_that_of_the_lowest_element() -> None:
     assert melting_point(["N", "O"]) == 300.0  # only gases: never below the floor
 
 
+def test_plan_records_the_basis_and_plans_rock_salt_nio_above_oxygens_melting_point() -> None:
+    cfg = RunConfig.model_validate({
+        "name": "nio", "oracle": {"engine": "ase.calculators.emt.EMT"},
+        "structure": {"formula": "NiO", "crystal": "rocksalt", "a": 4.17},
+    })
+    plan = expand(cfg)
+    assert plan.pool.temperatures == [650.0, 1350.0, 2000.0]  # 0.3/0.6/0.9 x 2228 K, not 50 K
+    (note,) = [n for n in plan.notes if n.startswith("ACE basis")]
+    assert "90 functions per element" in note and "BINARY nradmax [15, 3, 2, 1]" in note
+
+
+@pytest.mark.skipif(not Path("/usr/share/espresso/pseudo/Al.pz-vbc.UPF").is_file(),
+                    reason="needs quantum-espresso-data")
+def test_pseudopotentials_of_two_functionals_are_one_config_error() -> None:
+    cfg = RunConfig.model_validate({
+        "name": "cual", "structure": {"formula": "CuAl", "crystal": "cesiumchloride", "a": 2.9},
+        "dft": {"pseudopotentials": {"Al": "Al.pz-vbc.UPF", "Cu": "Cu.pbe-kjpaw.UPF"}},
+    })
+    with pytest.raises(ConfigError) as error:
+        expand(cfg)
+    (line,) = error.value.problems
+    assert line.startswith("dft.pseudopotentials: Al: Al.pz-vbc.UPF (lda), Cu: Cu.pbe-kjpaw.UPF")
+    assert "mixed functionals" in line
+
+
 # --- real fits ------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="module")
 def binary(tmp_path_factory: pytest.TempPathFactory) -> AcePotentialDoc:
-    return fit(["Au", "Cu"], 24, seed=1, workdir=tmp_path_factory.mktemp("binary"))
+    return fit(["Cu", "Pt"], 24, seed=1, workdir=tmp_path_factory.mktemp("binary"))
 
 
 def test_binary_fit_reproduces_its_training_data(binary: AcePotentialDoc) -> None:
-    assert binary.elements == ["Au", "Cu"] and binary.reference_energy_source == "isolated_atom"
+    assert binary.elements == ["Cu", "Pt"] and binary.reference_energy_source == "isolated_atom"
     # Over seeds 1-5: energy RMSE TBD, forces TBD.
     assert binary.rmse_energy_mev_per_atom < 99.0
     assert binary.rmse_forces_ev_per_a < 99.0
 
 
 def test_binary_mixing_energy_has_emt_sign_and_size(binary: AcePotentialDoc) -> None:
-    """L1_0 CuAu (ideal, Vegard volume) against the pure fcc metals, EMT vs the ACE."""
+    """L1_0 CuPt (ideal, Vegard volume) against the pure fcc metals, EMT vs the ACE.
+
+    EMT puts it at -110 meV/atom (of the EMT pairs, Cu-Au is ~0 and useless here).
+    """
     pure = {el: bulk(el, "fcc", a=reference_states[atomic_numbers[el]]["a"], cubic=True)
-            for el in ("Au", "Cu")}
-    mixed = bulk("Cu", "fcc", a=float(np.mean([pure["Au"].cell[0, 0], pure["Cu"].cell[0, 0]])),
+            for el in ("Cu", "Pt")}
+    mixed = bulk("Cu", "fcc", a=float(np.mean([pure["Cu"].cell[0, 0], pure["Pt"].cell[0, 0]])),
                  cubic=True)
-    mixed.set_chemical_symbols(["Au", "Au", "Cu", "Cu"])
+    mixed.set_chemical_symbols(["Cu", "Cu", "Pt", "Pt"])
     mixing = []
     for calc in (EMT(), ace_calculator(binary)):
         per_atom = {}
