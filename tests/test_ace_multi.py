@@ -160,9 +160,10 @@ def binary(tmp_path_factory: pytest.TempPathFactory) -> AcePotentialDoc:
 
 def test_binary_fit_reproduces_its_training_data(binary: AcePotentialDoc) -> None:
     assert binary.elements == ["Cu", "Pt"] and binary.reference_energy_source == "isolated_atom"
-    # Over seeds 1-5: energy RMSE TBD, forces TBD.
-    assert binary.rmse_energy_mev_per_atom < 99.0
-    assert binary.rmse_forces_ev_per_a < 99.0
+    # Seeds 1-5 (tests/test_ace_multi.py settings, EMT Cu-Pt, 24 cells): energy RMSE
+    # 18.7 / 17.8 / 8.8 / 13.9 / 7.3 meV/atom, forces 0.042 / 0.033 / 0.037 / 0.036 / 0.032 eV/Å.
+    assert binary.rmse_energy_mev_per_atom < 35.0
+    assert binary.rmse_forces_ev_per_a < 0.08
 
 
 def test_binary_mixing_energy_has_emt_sign_and_size(binary: AcePotentialDoc) -> None:
@@ -184,8 +185,9 @@ def test_binary_mixing_energy_has_emt_sign_and_size(binary: AcePotentialDoc) -> 
         mixed.calc = calc
         mixing.append(mixed.get_potential_energy() / 4 - np.mean(list(per_atom.values())))
     emt, ace = mixing
-    # TBD measured
-    assert np.sign(ace) == np.sign(emt)
+    # EMT -110.6 meV/atom; the ACE over seeds 1-5: -78.7 / -60.1 / -151.1 / -159.9 / -103.2.
+    assert emt == pytest.approx(-0.1106, abs=0.001)
+    assert 0.3 * emt > ace > 2.5 * emt  # right sign, right order of magnitude
 
 
 def test_ternary_fit_reproduces_its_training_data(tmp_path: Path) -> None:
