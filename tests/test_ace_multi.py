@@ -1,7 +1,8 @@
 """ACE for several elements: basis blocks pacemaker accepts, real binary and ternary fits.
 
 The fits use EMT (it knows Al, Cu, Ag, Au, Ni, Pd, Pt) on small random fcc decorations
-and the isolated-atom energy zero, as the pipeline does. About a minute on two cores.
+and the isolated-atom energy zero, as the pipeline does. The binary fit takes 1-2 min on
+two cores, the ternary (marked slow) 2-5 min; most of it is TensorFlow tracing the loss.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from ase.calculators.emt import EMT
 from ase.data import atomic_numbers, reference_states
 from pyace import create_multispecies_basis_config
 
-from pyacemaker.ace.pacemaker import _potential_section, ace_calculator, fit_ace, weighted_errors
+from pyacemaker.ace.pacemaker import _potential_section, ace_calculator, fit_ace
 from pyacemaker.ace.schemas import AceFitSettings, AcePotentialDoc
 from pyacemaker.config.errors import ConfigError
 from pyacemaker.config.plan import expand
@@ -190,10 +191,11 @@ def test_binary_mixing_energy_has_emt_sign_and_size(binary: AcePotentialDoc) -> 
     assert 0.3 * emt > ace > 2.5 * emt  # right sign, right order of magnitude
 
 
+@pytest.mark.slow  # 2-5 min on two loaded cores, mostly TensorFlow tracing the bigger graph
 def test_ternary_fit_reproduces_its_training_data(tmp_path: Path) -> None:
     doc = fit(["Ag", "Au", "Cu"], 30, seed=1, workdir=tmp_path)
-    assert doc.elements == ["Ag", "Au", "Cu"]
-    test = fcc_cells(["Ag", "Au", "Cu"], 10, seed=101)
-    e_test, _ = weighted_errors(doc, test)
-    # TBD
-    assert doc.rmse_energy_mev_per_atom < 99.0 and e_test < 999.0
+    assert doc.elements == ["Ag", "Au", "Cu"] and doc.reference_energy_source == "isolated_atom"
+    # Seeds 1-5 (EMT Ag-Au-Cu, 30 cells): energy RMSE 24.9 / 11.3 / 16.3 / 21.4 / 13.1
+    # meV/atom, forces 0.058 / 0.036 / 0.054 / 0.051 / 0.046 eV/Å.
+    assert doc.rmse_energy_mev_per_atom < 45.0
+    assert doc.rmse_forces_ev_per_a < 0.1
