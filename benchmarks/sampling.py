@@ -26,9 +26,9 @@ from ase import Atoms
 from ase.build import bulk
 from ase.calculators.emt import EMT
 
-from pyacemaker.ace.jobs import reference_energies
 from pyacemaker.ace.pacemaker import ace_calculator, fit_ace
 from pyacemaker.ace.schemas import AceFitSettings
+from pyacemaker.dft.reference import least_squares_references
 from pyacemaker.dynamics.ase_md import sample_md
 from pyacemaker.oracle import ase_calculator_oracle
 from pyacemaker.selection.descriptors import structure_descriptors
@@ -65,7 +65,7 @@ def fit_and_score(
     train: list[Atoms], tests: dict[str, list[Atoms]], workdir: Path
 ) -> dict[str, float]:
     """Fit ACE on ``train``; held-out energy (meV/atom) and force (eV/Å) RMSE per test set."""
-    doc = fit_ace(train, workdir, SETTINGS, reference_energy=reference_energies(train))
+    doc = fit_ace(train, workdir, SETTINGS, reference_energy=least_squares_references(train))
     calc = ace_calculator(doc)
     scores = {}
     for name, structures in tests.items():

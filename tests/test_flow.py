@@ -21,6 +21,7 @@ STAGES = [
     "dft_train",
     "dft_test",
     "dft_eos",
+    "reference",
     "teacher",
     "committee",
     "teacher_md",
@@ -40,10 +41,10 @@ def test_run_writes_potential_metrics_summary_and_plan(emt_run: dict[str, Any]) 
     plan = yaml.safe_load((out / "plan.yaml").read_text())
     assert plan["oracle"]["engine"] == "ase.calculators.emt.EMT"
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["dft_calls"] == 8 + 4 + 7  # train + held-out + EOS cells
+    assert metrics["dft_calls"] == 8 + 4 + 7 + 1  # train + held-out + EOS cells + Cu atom
     assert metrics["wall_time_total_s"] > 0
     summary = (out / "summary.txt").read_text()
-    assert "DFT calls: 19" in summary and "held-out DFT errors" in summary
+    assert "DFT calls: 20" in summary and "held-out DFT errors" in summary
     train = read_dataset(out / "03_dft_train" / "labelled.xyz")
     assert len(train) == 8 and all(
         "ase:ase.calculators.emt.EMT" in a.info["label_source"] for a in train

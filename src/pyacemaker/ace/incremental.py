@@ -49,6 +49,7 @@ def update_potential(
         workdir / "fit",
         settings,
         reference_energy=parent.reference_energy,
+        reference_source=parent.reference_energy_source,
         initial_potential=parent.yaml_path,
     )
     asi = build_active_set(doc, history, workdir / "active_set")

@@ -1,8 +1,9 @@
 """Makers for the distilled ACE potential: base fit, delta fit, active set.
 
 Policy lives here, not in the pacemaker wrapper: which data a fit sees, with what
-weight, and which reference energies all fits share (fixed once from the DFT
-training data, so that continued fits keep one energy zero).
+weight, and which reference energies all fits share (fixed once, by the isolated
+atoms of :class:`~pyacemaker.dft.jobs.IsolatedAtomMaker`, so that continued fits keep
+one energy zero).
 """
 
 from __future__ import annotations
@@ -11,27 +12,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 from ase import Atoms
 from jobflow import Maker, job
 
 from pyacemaker.ace.pacemaker import build_active_set, fit_ace
 from pyacemaker.ace.schemas import AceFitSettings, AcePotentialDoc
-from pyacemaker.data import energy_of, read_dataset
+from pyacemaker.data import read_dataset
+from pyacemaker.dft.reference import ReferenceEnergyDoc, least_squares_references
 from pyacemaker.progress import stage
-
-
-def reference_energies(structures: Sequence[Atoms]) -> dict[str, float]:
-    """Per-element energies (eV/atom) that best explain total energies by composition.
-
-    A least-squares fit of E ≈ Σ_el n_el·e_el: for one element it is the mean energy
-    per atom. Subtracting it leaves the ACE only the small configurational part.
-    """
-    elements = sorted({s for a in structures for s in a.get_chemical_symbols()})
-    counts = np.array([[a.get_chemical_symbols().count(el) for el in elements] for a in structures])
-    energies = np.array([energy_of(a) for a in structures])
-    solution, *_ = np.linalg.lstsq(counts.astype(float), energies, rcond=None)
-    return {el: float(e) for el, e in zip(elements, solution, strict=True)}
 
 
 def weighted(datasets: Sequence[str], weights: Sequence[float]) -> list[Atoms]:
@@ -48,8 +36,9 @@ def weighted(datasets: Sequence[str], weights: Sequence[float]) -> list[Atoms]:
 class AceFitMaker(Maker):
     """Fit ACE to weighted datasets; continue from ``initial`` when given (delta fit).
 
-    A fresh fit takes its reference energies from the ``reference`` dataset (the DFT
-    training set); a continued fit inherits them from the potential it starts from.
+    A fresh fit takes its reference energies from ``reference``: the isolated-atom
+    energies (a :class:`ReferenceEnergyDoc`) or, given a dataset path, the least-squares
+    zero over it; a continued fit inherits them from the potential it starts from.
     """
 
     name: str = "ace_fit"
@@ -61,17 +50,19 @@ class AceFitMaker(Maker):
         datasets: list[str],
         weights: list[float],
         workdir: str,
-        reference: str | None = None,
+        reference: str | ReferenceEnergyDoc | None = None,
         initial: AcePotentialDoc | None = None,
     ) -> AcePotentialDoc:
         """Run pacemaker in ``workdir`` and return the potential's record."""
         structures = weighted(datasets, weights)
         if initial is not None:
-            ref = initial.reference_energy
+            ref, source = initial.reference_energy, initial.reference_energy_source
+        elif isinstance(reference, ReferenceEnergyDoc):
+            ref, source = reference.energies, reference.energy_source
         elif reference is not None:
-            ref = reference_energies(read_dataset(reference))
+            ref, source = least_squares_references(read_dataset(reference)), "least_squares"
         else:
-            raise ValueError("a fresh ACE fit needs a reference dataset for its energy zero")
+            raise ValueError("a fresh ACE fit needs reference energies for its energy zero")
         what = "continued from " + initial.yaml_path.name if initial else "fresh basis"
         with stage(self.name, f"{len(structures)} structures, {what}"):
             return fit_ace(
@@ -79,6 +70,7 @@ class AceFitMaker(Maker):
                 Path(workdir),
                 self.settings,
                 reference_energy=ref,
+                reference_source=source,
                 initial_potential=initial.yaml_path if initial else None,
             )
 

@@ -144,6 +144,7 @@ def fit_ace(
     settings: AceFitSettings,
     *,
     reference_energy: Mapping[str, float],
+    reference_source: str = "given",
     initial_potential: Path | None = None,
     log_every: int = 50,
 ) -> AcePotentialDoc:
@@ -151,7 +152,8 @@ def fit_ace(
 
     With ``initial_potential`` (a pacemaker ``.yaml``) the fit starts from its
     coefficients and keeps its basis; its recorded reference energies must equal
-    ``reference_energy``, otherwise the starting point would be shifted. Every
+    ``reference_energy``, otherwise the starting point would be shifted.
+    ``reference_source`` (how the zero was obtained) is recorded in the doc. Every
     ``log_every`` BFGS iterations the loss and RMSEs are logged at INFO.
     """
     workdir = Path(workdir).resolve()
@@ -180,6 +182,7 @@ def fit_ace(
         workdir=workdir,
         training_data=workdir / FITTING_DATA,
         reference_energy=references,
+        reference_energy_source=reference_source,
         elements=elements,
         settings=settings,
         n_train=n_train,
@@ -253,7 +256,7 @@ def _input_config(
 
 
 def _potential_section(settings: AceFitSettings, elements: list[str]) -> dict[str, Any]:
-    """Basis definition of a fresh potential (one ``ALL`` block for every element set)."""
+    """Basis definition of a fresh potential (function blocks per element count)."""
     return {
         "deltaSplineBins": 0.001,
         "elements": elements,
@@ -264,11 +267,7 @@ def _potential_section(settings: AceFitSettings, elements: list[str]) -> dict[st
                           "radparameters": settings.radial_parameters,
                           "rcut": settings.cutoff, "dcut": 0.01,
                           "NameOfCutoffFunction": "cos"}},
-        "functions": {
-            "number_of_functions_per_element": settings.number_of_functions_per_element,
-            "ALL": {"nradmax_by_orders": settings.nradmax_by_orders,
-                    "lmax_by_orders": settings.lmax_by_orders},
-        },
+        "functions": settings.function_blocks(len(elements)),
     }
 
 

@@ -7,9 +7,21 @@ can be compared between pipeline iterations (lineage through ``parent``).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+MAX_ELEMENTS = 4
+BLOCK_NAMES = ("UNARY", "BINARY", "TERNARY", "QUATERNARY")
+
+
+class BlockShape(BaseModel):
+    """Radial and angular limits per body order of one pacemaker function block."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    nradmax_by_orders: list[int]
+    lmax_by_orders: list[int]
 
 
 class AceFitSettings(BaseModel):
@@ -42,6 +54,34 @@ class AceFitSettings(BaseModel):
     lmax_by_orders: list[int] = Field(
         default_factory=lambda: [0, 3, 3, 2, 2, 1],
         description="Angular momentum per body order; pacemaker's template for one element.",
+    )
+    binary: BlockShape = Field(
+        default_factory=lambda: BlockShape(nradmax_by_orders=[15, 3, 2, 1],
+                                           lmax_by_orders=[0, 2, 2, 1]),
+        description="Shape of functions mixing two species (pacemaker's BINARY block). "
+        "Pacemaker precomputes the couplings of mixed-species functions only up to a "
+        "limited shape: the one-element template (body order 6) is refused, body order 5 "
+        "with l <= 2 is accepted (STACK.md, 2026-12-01).",
+    )
+    ternary: BlockShape = Field(
+        default_factory=lambda: BlockShape(nradmax_by_orders=[15, 2, 2],
+                                           lmax_by_orders=[0, 2, 2]),
+        description="Functions mixing three species (TERNARY): body order 4, the lowest at "
+        "which three species can meet in one function beyond pairs.",
+    )
+    quaternary: BlockShape = Field(
+        default_factory=lambda: BlockShape(nradmax_by_orders=[15, 2],
+                                           lmax_by_orders=[0, 2]),
+        description="Functions mixing four species (QUATERNARY): body order 3, kept small "
+        "because they are many and rarely matter.",
+    )
+    functions_per_extra_element: float = Field(
+        default=0.5,
+        ge=0,
+        description="Each element beyond the first adds this fraction of "
+        "``number_of_functions_per_element`` to every element's budget: its functions "
+        "are shared between its pure and its mixed blocks, so a binary keeps most of the "
+        "pure-element accuracy while the total grows about linearly, not quadratically.",
     )
     embedding: Literal["FinnisSinclairShiftedScaled", "FinnisSinclair"] = Field(
         default="FinnisSinclairShiftedScaled",
@@ -94,6 +134,32 @@ class AceFitSettings(BaseModel):
     )
     seed: int = Field(default=42, description="Seed given to pacemaker for reproducible fits.")
 
+    def functions_per_element(self, n_elements: int) -> int:
+        """Function budget per element for a potential of ``n_elements`` (rule above)."""
+        scale = 1.0 + self.functions_per_extra_element * (n_elements - 1)
+        return round(self.number_of_functions_per_element * scale)
+
+    def function_blocks(self, n_elements: int) -> dict[str, Any]:
+        """Pacemaker's ``functions`` section for ``n_elements`` species (1 to 4).
+
+        One element keeps the single ``ALL`` block of the one-element template (the basis
+        every one-element result was measured with); more elements get one block per
+        number of species in a function, UNARY with that same template.
+        """
+        if not 1 <= n_elements <= MAX_ELEMENTS:
+            raise ValueError(
+                f"ACE basis defaults cover 1 to {MAX_ELEMENTS} elements, got {n_elements}"
+            )
+        unary = {"nradmax_by_orders": self.nradmax_by_orders,
+                 "lmax_by_orders": self.lmax_by_orders}
+        section: dict[str, Any] = {
+            "number_of_functions_per_element": self.functions_per_element(n_elements)
+        }
+        if n_elements == 1:
+            return {**section, "ALL": unary}
+        shapes = [unary, *(b.model_dump() for b in (self.binary, self.ternary, self.quaternary))]
+        return {**section, **dict(zip(BLOCK_NAMES[:n_elements], shapes[:n_elements], strict=True))}
+
     @field_validator("fs_parameters")
     @classmethod
     def _pairs(cls, value: list[float]) -> list[float]:
@@ -120,6 +186,12 @@ class AcePotentialDoc(BaseModel):
     training_data: Path = Field(description="Dataframe pacemaker fitted to (with weights).")
     reference_energy: dict[str, float] = Field(
         description="Energy per isolated atom (eV) subtracted from the labels before fitting."
+    )
+    reference_energy_source: str = Field(
+        default="given",
+        description="How ``reference_energy`` was obtained: ``isolated_atom`` (the oracle's "
+        "free atom, the physical zero), ``least_squares`` (fallback fit over the training "
+        "set, see pyacemaker.dft.reference) or ``given`` by the caller.",
     )
     elements: list[str]
     settings: AceFitSettings

@@ -27,6 +27,7 @@ from pyacemaker.dft.oracle import OracleSpec
 from pyacemaker.dft.pseudo import (
     PseudopotentialNotFoundError,
     find_pseudopotential,
+    read_upf_header,
     suggest_cutoffs,
 )
 from pyacemaker.dft.qe import QESettings
@@ -151,7 +152,19 @@ def _pseudopotentials(cfg: RunConfig, elements: list[str]) -> dict[str, str]:
             problems.append(f"dft.pseudopotentials.{el}: {exc}".replace("\n", " "))
     if problems:
         raise ConfigError(problems)
+    _one_functional(found, cfg.dft.pseudo_dir)
     return found
+
+
+def _one_functional(pseudos: dict[str, str], pseudo_dir: Path) -> None:
+    """pw.x runs one exchange-correlation functional for all species: refuse a mixture now."""
+    functionals = {el: read_upf_header(pseudo_dir / f).functional for el, f in pseudos.items()}
+    if len(set(functionals.values())) > 1:
+        listing = ", ".join(f"{el}: {pseudos[el]} ({f})" for el, f in sorted(functionals.items()))
+        raise ConfigError(
+            [f"dft.pseudopotentials: {listing}: mixed functionals; give every element a "
+             "pseudopotential of one functional (pw.x uses one for all species)"]
+        )
 
 
 def _qe_settings(cfg: RunConfig, elements: list[str], notes: list[str]) -> QESettings:
@@ -195,26 +208,28 @@ def _oracle(cfg: RunConfig, elements: list[str], notes: list[str]) -> OracleSpec
     return OracleSpec(engine=cfg.oracle.engine, kwargs=cfg.oracle.kwargs)
 
 
-def _fractions_of_melt(elements: list[str], fractions: tuple[float, ...]) -> list[float]:
+def _fractions_of_melt(symbols: list[str], fractions: tuple[float, ...]) -> list[float]:
     """Temperatures at ``fractions`` of the melting point, rounded to 50 K (at least 50 K)."""
-    t_melt = melting_point(elements)
+    t_melt = melting_point(symbols)
     return [float(round(f * t_melt / 50) * 50) or 50.0 for f in fractions]
 
 
-def _temperatures(cfg: RunConfig, elements: list[str], notes: list[str]) -> list[float]:
+def _temperatures(cfg: RunConfig, symbols: list[str], notes: list[str]) -> list[float]:
     if cfg.pool.temperatures is not None:
         return cfg.pool.temperatures
-    temps = _fractions_of_melt(elements, MELT_FRACTIONS)
+    temps = _fractions_of_melt(symbols, MELT_FRACTIONS)
+    rule = (
+        "" if len(set(symbols)) == 1 else " (compound: tabulated value, else the "
+        "composition-weighted mean over elements solid at room temperature, at least 300 K)"
+    )
     notes.append(
         f"MD temperatures {temps} K = {MELT_FRACTIONS} x melting point "
-        f"{melting_point(elements):.0f} K"
+        f"{melting_point(symbols):.0f} K{rule}"
     )
     return temps
 
 
-def _sampling(
-    cfg: RunConfig, proto: Atoms, elements: list[str], notes: list[str]
-) -> SamplingConfig:
+def _sampling(cfg: RunConfig, proto: Atoms, notes: list[str]) -> SamplingConfig:
     """Material class, generator mix and rattle temperatures, each with its reason."""
     s = cfg.sampling
     unknown = sorted(set(s.generators or {}) - set(GENERATORS))
@@ -227,7 +242,9 @@ def _sampling(
         material, s.supercell_atoms, s.generators, has_foundation(cfg.teacher.foundation)
     )
     notes += [f"sampling: {why}" for why in mix.reasons]
-    temps = s.rattle_temperatures or _fractions_of_melt(elements, RATTLE_FRACTIONS)
+    temps = s.rattle_temperatures or _fractions_of_melt(
+        proto.get_chemical_symbols(), RATTLE_FRACTIONS
+    )
     if s.rattle_temperatures is None:
         notes.append(f"thermal rattle at {temps} K = {RATTLE_FRACTIONS} x melting point")
     return s.model_copy(
@@ -235,7 +252,7 @@ def _sampling(
     )
 
 
-def _melt_quench(cfg: RunConfig, elements: list[str], notes: list[str]) -> float | None:
+def _melt_quench(cfg: RunConfig, symbols: list[str], notes: list[str]) -> float | None:
     """Melt-quench MD only when a foundation model can describe the liquid."""
     if not has_foundation(cfg.teacher.foundation):
         notes.append(
@@ -243,17 +260,31 @@ def _melt_quench(cfg: RunConfig, elements: list[str], notes: list[str]) -> float
             "cannot be trusted in the liquid"
         )
         return None
-    t = float(round(MELT_QUENCH_FACTOR * melting_point(elements) / 50) * 50)
+    t = float(round(MELT_QUENCH_FACTOR * melting_point(symbols) / 50) * 50)
     notes.append(f"melt-quench with the fine-tuned teacher at {t:.0f} K (foundation configured)")
     return t
 
 
-def _ace(cfg: RunConfig) -> AcePlan:
+def _ace(cfg: RunConfig, elements: list[str], notes: list[str]) -> AcePlan:
+    """Fit settings; the basis shape for this number of elements is written to the notes."""
     base = AceFitSettings(
         cutoff=cfg.ace.cutoff,
         number_of_functions_per_element=cfg.ace.n_functions,
         max_iter=cfg.ace.max_iter,
         seed=cfg.seed,
+    )
+    try:
+        blocks = base.function_blocks(len(elements))
+    except ValueError as exc:
+        raise ConfigError([f"structure: {'-'.join(elements)}: {exc}; use at most 4"]) from None
+    per_element = blocks.pop("number_of_functions_per_element")
+    shapes = "; ".join(
+        f"{name} nradmax {b['nradmax_by_orders']} lmax {b['lmax_by_orders']}"
+        for name, b in blocks.items()
+    )
+    notes.append(
+        f"ACE basis: {per_element} functions per element ({cfg.ace.n_functions} x (1 + "
+        f"{base.functions_per_extra_element:g} per extra element)), {shapes}"
     )
     delta = base.model_copy(update={"max_iter": cfg.ace.delta_max_iter})
     return AcePlan(base=base, delta=delta, delta_dft_weight=cfg.ace.delta_dft_weight)
@@ -333,11 +364,11 @@ def expand(cfg: RunConfig) -> Plan:
         f"{cfg.sampling.n_train} DFT structures"
     )
     pool = PoolPlan(
-        temperatures=_temperatures(cfg, elements, notes),
-        melt_temperature=_melt_quench(cfg, elements, notes),
+        temperatures=_temperatures(cfg, proto.get_chemical_symbols(), notes),
+        melt_temperature=_melt_quench(cfg, proto.get_chemical_symbols(), notes),
         **cfg.pool.model_dump(exclude={"temperatures"}),
     )
-    ace = _ace(cfg)
+    ace = _ace(cfg, elements, notes)
     return Plan(
         name=cfg.name,
         seed=cfg.seed,
@@ -348,7 +379,7 @@ def expand(cfg: RunConfig) -> Plan:
         a_ref=float(proto.cell.lengths()[0] if cfg.structure.a is None else cfg.structure.a),
         v_ref=float(proto.get_volume() / len(proto)),
         oracle=oracle,
-        sampling=_sampling(cfg, proto, elements, notes),
+        sampling=_sampling(cfg, proto, notes),
         teacher=TeacherPlan(
             foundation=cfg.teacher.foundation,
             settings=teacher,

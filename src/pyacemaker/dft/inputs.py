@@ -75,12 +75,14 @@ def effective_pbc(atoms: Atoms) -> np.ndarray:
     return np.asarray(atoms.pbc) & (vacuum_widths(atoms) < VACUUM_GAP)
 
 
-def isolated_box(atoms: Atoms) -> Atoms:
+def isolated_box(atoms: Atoms, min_side: float = 0.0) -> Atoms:
     """Copy of an isolated structure, centred in an orthorhombic box fit for MT.
 
     Each side is twice the atoms' extent plus :data:`DENSITY_TAIL` on both sides, so
     the box is about twice the size of the charge density, as the Martyna-Tuckerman
-    correction assumes. Atoms are made whole first (a cluster cut out across a cell
+    correction assumes, and at least ``min_side`` (a lone atom, extent 0, would get a
+    5 Å box: too tight for the tail of a free atom's density, which a reference energy
+    needs converged). Atoms are made whole first (a cluster cut out across a cell
     boundary is unwrapped around its first atom).
     """
     box: Atoms = atoms.copy()
@@ -88,7 +90,7 @@ def isolated_box(atoms: Atoms) -> Atoms:
         shifts = box.get_distances(0, range(len(box)), mic=True, vector=True)
         box.positions = box.positions[0] + shifts
     extent = np.ptp(box.positions, axis=0)
-    box.set_cell(np.diag(2.0 * extent + 2.0 * DENSITY_TAIL))
+    box.set_cell(np.diag(np.maximum(2.0 * extent + 2.0 * DENSITY_TAIL, min_side)))
     box.pbc = False
     box.center()
     return box

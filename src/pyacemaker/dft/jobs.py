@@ -1,4 +1,4 @@
-"""Makers that run pw.x: dataset labelling, and single static / relax calculations."""
+"""Makers that run the oracle: dataset labelling, isolated atoms, single pw.x static / relax."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from pyacemaker.dft.healing import run_with_handlers
 from pyacemaker.dft.oracle import OracleSpec
 from pyacemaker.dft.pseudo import PseudopotentialNotFoundError
 from pyacemaker.dft.qe import QESettings, StructureCheckError
+from pyacemaker.dft.reference import ATOM_BOX, ReferenceEnergyDoc, reference_energies
 from pyacemaker.dft.schemas import PwTaskDoc, structure_dict
 from pyacemaker.oracle import LabelDoc, label_dataset
 
@@ -33,6 +34,26 @@ class LabelMaker(Maker):
     def make(self, structures: str, workdir: str) -> LabelDoc:
         """Write ``labelled.xyz`` (and ``failed.xyz`` with the error per structure)."""
         return label_dataset(self.oracle.build(), structures, workdir, self.name)
+
+
+@dataclass
+class IsolatedAtomMaker(Maker):
+    """The energy zero of the potentials: each element's isolated atom, with the oracle.
+
+    Runs once per element of the training set (cached in ``cache_dir``, by default the
+    job's folder); falls back to the least-squares zero, recorded, when an atom fails.
+    Rules and measured costs: :mod:`pyacemaker.dft.reference`.
+    """
+
+    name: str = "reference"
+    oracle: OracleSpec = field(default_factory=OracleSpec)
+    box: float = ATOM_BOX
+    cache_dir: str | None = None
+
+    @job
+    def make(self, dataset: str, workdir: str) -> ReferenceEnergyDoc:
+        """Energies per element of the structures in ``dataset`` (an extxyz file)."""
+        return reference_energies(self.oracle, dataset, workdir, self.box, self.cache_dir)
 
 
 @dataclass

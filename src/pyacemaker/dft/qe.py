@@ -123,6 +123,9 @@ class QESettings(BaseModel):
     calculation: Literal["scf", "relax"] = "scf"
     walltime: float | None = Field(default=None, gt=0, description="s per pw.x run")
     min_distance: float = Field(default=0.5, ge=0, description="Å, pre-flight check")
+    min_box: float = Field(
+        default=0.0, ge=0, description="Å, smallest side of the box of an isolated structure"
+    )
     extra_input: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("pseudo_dir")
@@ -382,7 +385,7 @@ def prepare_input(atoms: Atoms, settings: QESettings) -> tuple[Atoms, PwInputSet
     """
     notes: list[str] = []
     isolated = not effective_pbc(atoms).any()
-    work = isolated_box(atoms) if isolated else atoms.copy()
+    work = isolated_box(atoms, settings.min_box) if isolated else atoms.copy()
     choices: dict[str, Any] = {}
     if isolated:
         choices["assume_isolated"] = "mt"
@@ -629,6 +632,8 @@ def provenance(settings: QESettings) -> str:
         f"kspacing={settings.kspacing:g}/A smearing={settings.smearing}:{settings.degauss:g}Ry "
         f"conv_thr={settings.conv_thr:g}Ry/atom occupations={settings.occupations}"
     )
+    text += f" min_box={settings.min_box:g}A" if settings.min_box else ""
+    text += f" spin={settings.spin_polarized}" if settings.spin_polarized is not None else ""
     return f"{text} extra={settings.extra_input}" if settings.extra_input else text
 
 

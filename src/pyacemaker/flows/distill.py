@@ -16,7 +16,7 @@ from jobflow import Flow, Job, Maker
 
 from pyacemaker.ace.jobs import AceFitMaker, ActiveSetMaker
 from pyacemaker.config.plan import Plan
-from pyacemaker.dft.jobs import LabelMaker
+from pyacemaker.dft.jobs import IsolatedAtomMaker, LabelMaker
 from pyacemaker.flows.active_learning import ActiveLearningMaker
 from pyacemaker.flows.report import ReportMaker
 from pyacemaker.selection.jobs import DiversitySelectMaker
@@ -42,6 +42,7 @@ class DistillationMaker(Maker):
     generate: CandidateMaker = field(default_factory=CandidateMaker)
     select: DiversitySelectMaker = field(default_factory=DiversitySelectMaker)
     dft: LabelMaker = field(default_factory=LabelMaker)
+    reference: IsolatedAtomMaker = field(default_factory=IsolatedAtomMaker)
     teacher: TeacherTrainMaker = field(default_factory=TeacherTrainMaker)
     committee: CommitteeMaker | None = field(default_factory=CommitteeMaker)
     teacher_md: TeacherMDMaker = field(default_factory=TeacherMDMaker)
@@ -66,6 +67,7 @@ class DistillationMaker(Maker):
         dft_train = replace(self.dft, name="dft_train").make(sel.output.dataset, at("03_dft_train"))
         dft_test = replace(self.dft, name="dft_test").make(gen.output.test, at("03_dft_test"))
         dft_eos = replace(self.dft, name="dft_eos").make(gen.output.eos, at("03_dft_eos"))
+        ref = self.reference.make(dft_train.output.dataset, at("03_reference"))
         teacher = self.teacher.make(dft_train.output.dataset, at("04_teacher"))
         committee = (
             self.committee.make(
@@ -79,7 +81,7 @@ class DistillationMaker(Maker):
             teacher.output, md.output, at("06_pool"), committee.output if committee else None
         )
         base = self.base_fit.make(
-            [pool.output.dataset], [1.0], at("07_ace_base"), reference=dft_train.output.dataset
+            [pool.output.dataset], [1.0], at("07_ace_base"), reference=ref.output
         )
         delta = self.delta_fit.make(
             [dft_train.output.dataset, pool.output.dataset],
@@ -112,7 +114,7 @@ class DistillationMaker(Maker):
         )
         rep = self.report.make(
             str(d),
-            [dft_train.output, dft_test.output, dft_eos.output],
+            [dft_train.output, dft_test.output, dft_eos.output, ref.output],
             teacher.output,
             base.output,
             potential,
@@ -124,6 +126,7 @@ class DistillationMaker(Maker):
             dft_train,
             dft_test,
             dft_eos,
+            ref,
             teacher,
             *([committee] if committee else []),
             md,
@@ -162,6 +165,7 @@ class DistillationMaker(Maker):
                 seed=plan.seed,
             ),
             dft=LabelMaker(oracle=plan.oracle),
+            reference=IsolatedAtomMaker(oracle=plan.oracle),
             teacher=TeacherTrainMaker(
                 settings=plan.teacher.settings,
                 foundation=plan.teacher.foundation,

@@ -98,6 +98,7 @@ def _provenance(
         "DFT calls for validation": suite.reference_calls if suite else 0,
         "DFT source": dft[0].source if dft else "",
         "ACE training structures": final.n_train,
+        "energy zero (eV/atom)": f"{final.reference_energy} ({final.reference_energy_source})",
         "lineage": f"{teacher.model_path} → {final.parent} → {final.yaml_path}",
         "teacher foundation": teacher.foundation_resolution.spec,
         "validation wall times (s)": suite.wall_time_s if suite else {},

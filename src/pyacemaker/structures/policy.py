@@ -9,13 +9,14 @@ document repeats. :func:`generate_mix` then draws the candidates, seeded.
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Literal
 
 import numpy as np
 from ase import Atoms
-from pymatgen.core import Element
+from pymatgen.core import Composition, Element
 
 from pyacemaker.structures.generate import supercell_repeat
 from pyacemaker.structures.generators import (
@@ -51,11 +52,42 @@ BASE_MIXES: dict[str, dict[str, float]] = {
 DEFECTS = ("vacancy", "interstitial", "antisite")
 
 
-def melting_point(elements: list[str]) -> float:
-    """Lowest known elemental melting point (K, pymatgen); 1000 K when none is known."""
-    melts = [Element(el).melting_point for el in elements]
-    known = [float(m) for m in melts if m]
-    return min(known) if known else 1000.0
+# Melting points (K) of compounds the elemental rule gets badly wrong (CRC Handbook of
+# Chemistry and Physics, 97th ed., "Physical constants of inorganic compounds"); keyed
+# by reduced formula. Decomposing compounds (SiC) carry their decomposition temperature.
+COMPOUND_MELTING_K: dict[str, float] = {
+    "NiO": 2228.0, "MgO": 3098.0, "TiO2": 2116.0, "SiO2": 1986.0, "Al2O3": 2345.0,
+    "ZnO": 2247.0, "GaAs": 1511.0, "GaN": 2773.0, "SiC": 3003.0, "BN": 3246.0,
+    "NaCl": 1074.0, "LiF": 1121.0, "SrTiO3": 2353.0, "CsCl": 919.0,
+}  # fmt: skip
+GAS_BELOW_K = 300.0  # an element melting below room temperature is a gas/liquid alone
+COMPOUND_FLOOR_K = 300.0  # no solid compound plans its MD below room temperature
+
+
+def melting_point(symbols: Sequence[str]) -> float:
+    """Melting-point estimate (K) of a material from its atoms' symbols (repeats = composition).
+
+    One element: its own melting point (pymatgen; 1000 K when unknown). Several: the
+    tabulated value for a known compound (:data:`COMPOUND_MELTING_K`), else the
+    composition-weighted mean over elements that are solid at room temperature (melting
+    above :data:`GAS_BELOW_K`: O, N, H, halogens and noble gases are left out, since
+    oxygen's 55 K says nothing about NiO), never below :data:`COMPOUND_FLOOR_K`.
+    """
+    counts = Counter(symbols)
+    melts = {el: float(Element(el).melting_point or 0.0) for el in counts}
+    if len(counts) == 1:
+        return next(iter(melts.values())) or 1000.0
+    formula = Composition(dict(counts)).reduced_formula
+    if formula in COMPOUND_MELTING_K:
+        return COMPOUND_MELTING_K[formula]
+    solid = {el: m for el, m in melts.items() if m >= GAS_BELOW_K} or {
+        el: m for el, m in melts.items() if m > 0
+    }
+    if not solid:
+        return 1000.0
+    weights = np.array([counts[el] for el in solid], dtype=float)
+    mean = float(np.dot(weights, list(solid.values())) / weights.sum())
+    return max(mean, COMPOUND_FLOOR_K)
 
 
 def classify(prototype: Atoms) -> MaterialClass:
