@@ -41,6 +41,7 @@ logger = logging.getLogger(__name__)
 STEP_KEY = "md_step"
 SEGMENT_START_KEY = "md_segment_start"
 GAMMA_KEY = "gamma"
+RUN_RECORD = "md_run.json"  # the MDRunDoc beside the run's files (γ trace for the dashboard)
 _PS = 1000.0 * units.fs  # one picosecond in ASE time units (LAMMPS metal velocities are Å/ps)
 _LOG_EVERY_CHECKS = 50
 
@@ -202,7 +203,7 @@ def run_exploration(
         lmp.close()
     for saved in (state, explorer.calm):
         saved.info[SEGMENT_START_KEY] = segment[0]
-    return MDRunDoc(
+    doc = MDRunDoc(
         start_step=start_step,
         end_step=md_step(state),
         target_step=target_step,
@@ -218,6 +219,8 @@ def run_exploration(
         potential=Path(potential),
         seed=settings.seed,
     )
+    (workdir / RUN_RECORD).write_text(doc.model_dump_json())
+    return doc
 
 
 def _prepare(
