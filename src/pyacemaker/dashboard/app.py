@@ -26,7 +26,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8050
 _CSS = {"fontFamily": "sans-serif", "margin": "1.5em", "maxWidth": "1300px"}
 _CELL = {"border": "1px solid #ccc", "padding": "2px 8px", "textAlign": "left"}
-_GRAPH_CONFIG = {"displaylogo": False, "responsive": True}
+_GRAPH_CONFIG: Any = {"displaylogo": False, "responsive": True}
 
 
 def _fmt(value: Any) -> str:
@@ -151,7 +151,7 @@ def render_run(view: RunView) -> list[Any]:
 
 def create_app(source: RunSource, interval_s: float = 3.0) -> Dash:
     """The dash app over ``source``, polling every ``interval_s`` seconds."""
-    app = Dash(__name__, title="pyacemaker dashboard", update_title=None)
+    app = Dash(__name__, title="pyacemaker dashboard", update_title="")
     app.layout = html.Div([
         dcc.Location(id="url"),
         html.H1("pyacemaker dashboard"),
@@ -182,13 +182,14 @@ def create_app(source: RunSource, interval_s: float = 3.0) -> Dash:
             return [html.P(f"run {run_id} is not in {source.where}")]
         return render_run(view)
 
-    @app.server.route("/files/<run_id>/<int:number>")
     def _file(run_id: str, number: int) -> ResponseReturnValue:
         view = source.view(run_id)
         listed = extract.files(view) if view is not None else []
         if not 0 <= number < len(listed):
             abort(404)
         return send_file(listed[number][1])
+
+    app.server.add_url_rule("/files/<run_id>/<int:number>", view_func=_file)
 
     return app
 

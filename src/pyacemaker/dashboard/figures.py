@@ -90,16 +90,19 @@ def iterations(rows: Sequence[dict[str, Any]]) -> go.Figure:
     fig.add_trace(go.Bar(x=x, y=np.cumsum([r["n_dft"] for r in rows]).tolist(),
                          name="DFT calls (cumulative)", opacity=0.5), row=1, col=3)  # fmt: skip
     fig.update_xaxes(title="iteration", dtick=1)
-    return _layout(fig, f"Active learning: {len(rows)} iteration(s)", height=340)
+    fig.update_layout(legend={"orientation": "h", "y": -0.25})
+    return _layout(fig, f"Active learning: {len(rows)} iteration(s)", height=380)
 
 
 def _threshold_lines(fig: go.Figure, thresholds: dict[str, float | None]) -> None:
-    """Dashed lines at the γ thresholds; shapes on a log axis take log10 of the value."""
+    """Dashed lines at the γ thresholds, labelled (annotations on a log axis take log10)."""
     for name, value in thresholds.items():
         if value is not None and value > 0:
-            fig.add_hline(y=float(np.log10(value)), line_dash="dash", line_color="grey",
-                          annotation_text=f"{name} {value:g}",
-                          annotation_position="top left")  # fmt: skip
+            fig.add_hline(y=float(value), line_dash="dash", line_color="grey")
+            fig.add_annotation(
+                x=0, xref="paper", y=float(np.log10(value)), showarrow=False,
+                text=f"{name} {value:g}", xanchor="left", yanchor="bottom",
+            )  # fmt: skip
 
 
 def gamma_traces(runs: Sequence[dict[str, Any]], thresholds: dict[str, float | None]) -> go.Figure:

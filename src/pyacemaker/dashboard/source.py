@@ -156,10 +156,9 @@ class EmbeddedSource:
         record = self.book.get(run_id)
         if record is None:
             return None
-        docs = self.store.query(
+        docs = list(self.store.query(
             {"uuid": {"$in": [j.uuid for j in record.jobs]}}, properties=OUTPUT_FIELDS
-        )
-        docs = list(docs)
+        ))  # fmt: skip
         outputs = latest_outputs(docs)
         stages = _embedded_stages(record, self.store, _finish_times(docs), outputs)
         view = RunView(
