@@ -15,7 +15,7 @@ from pyacemaker.data import read_dataset, write_dataset
 from pyacemaker.dft.oracle import OracleSpec
 from pyacemaker.dynamics.ase_md import MDInstabilityError, sample_md
 from pyacemaker.oracle import LabelDoc, label_dataset
-from pyacemaker.progress import stage
+from pyacemaker.progress import stage, track
 from pyacemaker.structures.generate import build_prototype, supercell_repeat
 from pyacemaker.structures.generators import melt_quench
 from pyacemaker.surrogate.committee import Committee, CommitteeDoc, train_committee
@@ -121,7 +121,10 @@ class TeacherMDMaker(Maker):
         calc = mace_calculator(teacher.model_path)
         frames = []
         runs = [(t, v) for t in self.temperatures for v in self.volume_scales]
-        with stage("teacher MD", f"{len(runs)} runs x {self.steps} steps, {len(cell)} atoms"):
+        with (
+            stage("teacher MD", f"{len(runs)} runs x {self.steps} steps, {len(cell)} atoms"),
+            track("teacher MD", len(runs) * self.steps, "step") as bar,
+        ):
             for k, (temp, scale) in enumerate(runs):
                 start = cell.copy()
                 start.set_cell(cell.cell.array * scale ** (1 / 3), scale_atoms=True)
@@ -133,7 +136,9 @@ class TeacherMDMaker(Maker):
                     interval=self.interval,
                     seed=self.seed + k,
                     timestep_fs=self.timestep_fs,
+                    progress=bar,
                 )
+                bar.advance((k + 1) * self.steps - bar.done)  # a run stopped early: count it
             frames += self._melt_quench(cell, calc)
         return str(write_dataset(Path(workdir) / "pool.xyz", frames))
 
