@@ -37,7 +37,9 @@ from pyacemaker.flows.active_learning_schemas import (
     GammaStats,
     IterationRecord,
 )
+from pyacemaker.flows.report import iteration_points
 from pyacemaker.store import JobEntry, RunBook, RunRecord, job_store, now
+from pyacemaker.validation.html import iterations_section
 
 from .browser import chromium
 from .services import free_port, stop, wait_for
@@ -218,3 +220,23 @@ def test_a_mongodb_address_is_shown_without_its_password() -> None:
                     uri_mode=True)  # fmt: skip
     assert display_uri(plain) == "mongodb://ann:***@db.example.org:27018/runs"
     assert display_uri(uri) == "mongodb://ann:***@a.example.org,b.example.org/runs"
+
+
+def test_the_report_keeps_every_iteration(emt_run: dict[str, Any], tmp_path: Path) -> None:
+    store = job_store(emt_run["store"])
+    store.connect()
+    found = store.query_one({"name": "active_set"})
+    assert found is not None
+    potential = AcePotentialDoc.model_validate(found["output"])
+    history = shutil.copy(emt_run["out"] / "03_dft_train" / "labelled.xyz", tmp_path / "h.xyz")
+    records = [_record(i, str(potential.yaml_path)) for i in range(3)]
+    doc = ActiveLearningDoc(potential=potential, iterations=records, n_dft=6,
+                            stop_reason="3 iterations done", history=str(history), state="s.xyz")
+    points = iteration_points(doc, dft_before=19)
+    # the 8 labelled structures end with the 3 x 2 the loop added: 2 before, then 4, 6, 8
+    assert [p.n_train for p in points] == [4, 6, 8]
+    assert [p.dft_total for p in points] == [21, 23, 25]
+    assert [p.test_force_rmse for p in points] == [r.test.force_rmse for r in records if r.test]
+    section = iterations_section(points, doc.stop_reason)
+    assert section.count("<tr>") == 1 + 3 and section.count('<img src="data:image/png') == 1
+    assert "stopped: 3 iterations done" in section
