@@ -25,10 +25,15 @@ from typing import Any
 
 import pytest
 from fireworks import LaunchPad
+from jobflow import Flow
 from jobflow.core.schemas import JobStoreDocument
 
 from pyacemaker.ace.schemas import AcePotentialDoc
-from pyacemaker.dashboard.source import EmbeddedSource, display_uri
+from pyacemaker.cluster.config import OUTPUTS
+from pyacemaker.cluster.submit import submit_flow
+from pyacemaker.dashboard import extract
+from pyacemaker.dashboard.app import render_run
+from pyacemaker.dashboard.source import EmbeddedSource, LaunchpadSource, display_uri
 from pyacemaker.dynamics.lammps_md import RUN_RECORD
 from pyacemaker.dynamics.schemas import MDRunDoc
 from pyacemaker.flows.active_learning_schemas import (
@@ -42,7 +47,7 @@ from pyacemaker.store import JobEntry, RunBook, RunRecord, job_store, now
 from pyacemaker.validation.html import iterations_section
 
 from .browser import chromium
-from .services import free_port, stop, wait_for
+from .services import Mongo, free_port, make_site, stop, wait_for
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 ENV = {**os.environ, "PYTHONPATH": str(SRC)}  # the dashboard subprocess imports this checkout
@@ -240,3 +245,28 @@ def test_the_report_keeps_every_iteration(emt_run: dict[str, Any], tmp_path: Pat
     section = iterations_section(points, doc.stop_reason)
     assert section.count("<tr>") == 1 + 3 and section.count('<img src="data:image/png') == 1
     assert "stopped: 3 iterations done" in section
+
+
+def test_a_run_on_mongodb_gets_the_same_view(
+    emt_run: dict[str, Any], mongo_server: Mongo, tmp_path: Path
+) -> None:
+    """The finished run submitted to a launchpad, its outputs in the job store's collection."""
+    finished = RunBook(emt_run["store"]).all()[0]
+    site = make_site(mongo_server, tmp_path / "fw_config")
+    assert finished.flow_json is not None
+    flow = Flow.from_dict(json.loads(finished.flow_json))
+    submission = submit_flow(flow, site.launchpad_file)
+    local = job_store(emt_run["store"])
+    local.connect()
+    outputs = [{k: v for k, v in d.items() if k != "_id"} for d in local.query({})]
+    site.db()[OUTPUTS].insert_many([{**d, "hosts": [submission.run_id]} for d in outputs])
+    mongo, embedded = LaunchpadSource(site.launchpad_file), EmbeddedSource(emt_run["store"])
+    assert [r.run_id for r in mongo.runs()] == [finished.run_id]
+    assert mongo.where.startswith(f"launchpad mongodb://{mongo_server.host}:")
+    on_mongo, on_disk = mongo.view(finished.run_id), embedded.view(finished.run_id)
+    assert on_mongo is not None and on_disk is not None
+    assert sorted(s.name for s in on_mongo.stages) == sorted(s.name for s in on_disk.stages)
+    assert on_mongo.output_dir == on_disk.output_dir
+    for read in (extract.dft_ledger, extract.failures, extract.pool, extract.files):
+        assert read(on_mongo) == read(on_disk), read.__name__
+    assert len(render_run(on_mongo)) == len(render_run(on_disk))

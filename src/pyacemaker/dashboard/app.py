@@ -105,9 +105,18 @@ _ITERATION_COLUMNS = ["iteration", "temperature", "start_step", "end_step", "hal
                       "accepted", "wall_time_s"]  # fmt: skip
 
 
+def _errors(pair: dict[str, float] | None) -> str | None:
+    """``E 1.04 meV/atom, F 0.0067 eV/Å`` of an error pair."""
+    if not pair:
+        return None
+    return f"E {pair['energy_rmse_mev']:.3g} meV/atom, F {pair['force_rmse']:.3g} eV/Å"
+
+
 def _learning(view: RunView) -> html.Div:
     rows = extract.iterations(view)
-    gamma = [{**r, "gamma": r["gamma"]} for r in rows]
+    gamma = [{**r, "test": _errors(r.get("test")), "train": _errors(r.get("train")),
+              "gamma": f"max {r['gamma']['max']:.3g}, p95 {r['gamma']['p95']:.3g}"}
+             for r in rows]  # fmt: skip
     al = extract.plan(view).get("active_learning") or {}
     thresholds = {k: al.get(k) for k in ("threshold_add_train", "threshold_call_dft",
                                           "threshold_hard")}  # fmt: skip

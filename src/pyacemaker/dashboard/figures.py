@@ -90,8 +90,9 @@ def iterations(rows: Sequence[dict[str, Any]]) -> go.Figure:
     fig.add_trace(go.Bar(x=x, y=np.cumsum([r["n_dft"] for r in rows]).tolist(),
                          name="DFT calls (cumulative)", opacity=0.5), row=1, col=3)  # fmt: skip
     fig.update_xaxes(title="iteration", dtick=1)
-    fig.update_layout(legend={"orientation": "h", "y": -0.25})
-    return _layout(fig, f"Active learning: {len(rows)} iteration(s)", height=380)
+    _layout(fig, f"Active learning: {len(rows)} iteration(s)", height=400)
+    fig.update_layout(legend={"orientation": "h", "y": -0.25}, margin={**_MARGIN, "t": 80})
+    return fig
 
 
 def _threshold_lines(fig: go.Figure, thresholds: dict[str, float | None]) -> None:
