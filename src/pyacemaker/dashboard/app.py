@@ -1,20 +1,22 @@
 """The dash application: a run list and, for the selected run, every panel, polled live.
 
-A ``dcc.Interval`` re-reads the selected run every few seconds and the callback returns
-the same components with the same ids, so React only patches what changed: figures
-update in place and the page is never reloaded. The server binds to 127.0.0.1 unless
-told otherwise and only reads; files are served only from the run's own list of
-deliverables (potential files, report, metrics), addressed by position, never by path.
+A ``dcc.Interval`` re-reads the selected run every few seconds; when the run has moved
+on, the page callback returns the same components with the same ids, so React only
+patches what changed: figures update in place and the page is never reloaded. The
+server binds to 127.0.0.1 unless told otherwise and only reads; files are served only
+from the run's own list of deliverables (potential files, report, metrics), addressed
+by position, never by path.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from typing import Any
 from urllib.parse import parse_qs
 
-from dash import Dash, Input, Output, State, dcc, html
+from dash import Dash, Input, Output, State, dcc, html, no_update
 from flask import abort, send_file
 from flask.typing import ResponseReturnValue
 
@@ -158,6 +160,20 @@ def render_run(view: RunView) -> list[Any]:
     ]
 
 
+CLOCK_S = 15.0  # a running run is redrawn at least this often (its stage clock moves)
+
+
+def fingerprint(view: RunView) -> list[Any]:
+    """What changes when a run moves on: states, finish times, iterations, MD runs.
+
+    A running run also changes every ``CLOCK_S`` so its running stage's time moves on.
+    """
+    stages = [(s.name, s.state, str(s.finished)) for s in view.stages]
+    clock = int(time.time() / CLOCK_S) if view.state == "RUNNING" else 0
+    md = [len(r["check_steps"]) for r in extract.md_runs(view)]
+    return [view.run_id, view.state, stages, len(extract.iterations(view)), md, clock]
+
+
 def create_app(source: RunSource, interval_s: float = 3.0) -> Dash:
     """The dash app over ``source``, polling every ``interval_s`` seconds."""
     app = Dash(__name__, title="pyacemaker dashboard", update_title="")
@@ -167,6 +183,7 @@ def create_app(source: RunSource, interval_s: float = 3.0) -> Dash:
         html.P(f"{source.where} · read-only · refreshes every {interval_s:g} s", id="where"),
         dcc.Dropdown(id="run", placeholder="select a run", clearable=False),
         dcc.Interval(id="tick", interval=int(interval_s * 1000)),
+        dcc.Store(id="stamp"),
         html.Div(id="content"),
     ], style=_CSS)  # fmt: skip
 
@@ -181,9 +198,21 @@ def create_app(source: RunSource, interval_s: float = 3.0) -> Dash:
         asked = parse_qs((search or "").lstrip("?")).get("run", [None])[0]
         return options, current or asked or (runs[0].run_id if runs else None)
 
-    @app.callback(Output("content", "children"), Input("tick", "n_intervals"),
-                  Input("run", "value"))  # fmt: skip
-    def _content(_tick: int | None, run_id: str | None) -> list[Any]:
+    @app.callback(Output("stamp", "data"), Input("tick", "n_intervals"), Input("run", "value"),
+                  State("stamp", "data"))  # fmt: skip
+    def _poll(_tick: int | None, run_id: str | None, last: Any) -> Any:
+        """Cheap check every tick; the page is redrawn only when the run has moved on.
+
+        Redrawing on every tick would let a slow redraw (a busy machine) be overtaken by
+        the next tick's request forever, and the page would never show anything.
+        """
+        view = source.view(run_id) if run_id else None
+        mark = fingerprint(view) if view is not None else [run_id]
+        return no_update if mark == last else mark
+
+    @app.callback(Output("content", "children"), Input("stamp", "data"),
+                  State("run", "value"))  # fmt: skip
+    def _content(_stamp: Any, run_id: str | None) -> list[Any]:
         if run_id is None:
             return [html.P("no runs in this store yet")]
         view = source.view(run_id)
