@@ -90,7 +90,7 @@ class CalculatorOracle:
         """Label every structure; failures are collected, not raised; checkpoints reused."""
         result = LabelResult()
         start = time.perf_counter()
-        with track(f"labelled in {Path(workdir).parent.name}", len(structures), "calc") as bar:
+        with track(f"labelled in {_where(Path(workdir))}", len(structures), "calc") as bar:
             for i, atoms in enumerate(structures):
                 record, labelled = self._checkpointed(i, atoms, calc_folder(workdir, i))
                 result.records.append(record)
@@ -133,6 +133,12 @@ class CalculatorOracle:
         )
         write_checkpoint(folder, record, labelled)
         return record, labelled
+
+
+def _where(workdir: Path) -> str:
+    """Short name of a labelling folder for progress lines: ``03_dft_train``, ``06_pool/dft``."""
+    parts = [p for p in workdir.parts if p != "calculations"]
+    return parts[-1] if parts[-1][:1].isdigit() else "/".join(parts[-2:])
 
 
 def label_with(

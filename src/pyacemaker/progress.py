@@ -82,6 +82,7 @@ class Progress:
     start: float = field(default_factory=time.perf_counter)
     _last: tuple[float, int] = field(default=(0.0, 0), init=False, repr=False)  # last line
     _bar: Any = field(default=None, init=False, repr=False)
+    _first: tuple[float, int] | None = field(default=None, init=False, repr=False)
 
     def __post_init__(self) -> None:
         """Open the bar on a terminal."""
@@ -93,8 +94,15 @@ class Progress:
                              dynamic_ncols=True, mininterval=0.5)  # fmt: skip
 
     def rate(self) -> float:
-        """Units per second so far."""
-        elapsed = time.perf_counter() - self.start
+        """Units per second, measured from the first unit done on.
+
+        The time before the first unit (an engine starting up: MACE's imports, a pw.x
+        first SCF) is not spread over the rest, so the time left is not overestimated.
+        """
+        now = time.perf_counter()
+        if self._first is not None and self.done > self._first[1] and now > self._first[0]:
+            return (self.done - self._first[1]) / (now - self._first[0])
+        elapsed = now - self.start
         return self.done / elapsed if elapsed > 0 else 0.0
 
     def line(self) -> str:
@@ -112,6 +120,8 @@ class Progress:
         self.done = min(self.total, self.done + n) if self.total else self.done + n
         if note is not None:
             self.note = note
+        if self._first is None:
+            self._first = (time.perf_counter(), self.done)
         if self._bar is not None:
             self._bar.update(n)
             if note is not None:
@@ -133,9 +143,18 @@ class Progress:
 
 @contextmanager
 def track(what: str, total: int, unit: str = "it") -> Iterator[Progress]:
-    """Progress of a loop of ``total`` units; closed at the end, also on an error."""
+    """Progress of a loop of ``total`` units; closed at the end, also on an error.
+
+    With a bar, log records go through tqdm meanwhile so they do not tear the bar.
+    """
     progress = Progress(what, total, unit)
     try:
-        yield progress
+        if progress._bar is None:
+            yield progress
+        else:
+            from tqdm.contrib.logging import logging_redirect_tqdm
+
+            with logging_redirect_tqdm():
+                yield progress
     finally:
         progress.close()
