@@ -97,6 +97,8 @@ def _status(args: argparse.Namespace) -> int:
 
 
 def _dashboard(args: argparse.Namespace) -> int:
+    from pymongo.errors import PyMongoError
+
     from pyacemaker.dashboard.app import serve
     from pyacemaker.dashboard.source import open_source
 
@@ -104,6 +106,8 @@ def _dashboard(args: argparse.Namespace) -> int:
         source = open_source(args.store, args.launchpad)
     except FileNotFoundError as exc:
         return _problems([str(exc)])
+    except PyMongoError as exc:
+        return _problems([f"--launchpad: {args.launchpad}: cannot reach its MongoDB: {exc}"])
     serve(source, args.host, args.port, args.interval)
     return 0
 

@@ -63,7 +63,7 @@ def _label_row(purpose: str, out: Doc) -> Doc:
     return {
         "purpose": purpose, "calls": out.get("n_calls", 0), "failed": out.get("n_failed", 0),
         "healed": out.get("n_healed", 0), "reused": out.get("n_reused", 0),
-        "cpu_s": seconds if seconds is not None else out.get("wall_time"),
+        "engine_time_s": seconds if seconds is not None else out.get("wall_time"),
         "source": out.get("source", ""),
     }  # fmt: skip
 
@@ -73,7 +73,7 @@ def _tiered_row(out: Doc) -> Doc:
     return {
         "purpose": "pool (tiered oracle → DFT)", "calls": out.get("n_dft_calls", 0),
         "failed": sum(c.get("state") == "failed" for c in dft), "healed": 0, "reused": 0,
-        "cpu_s": _task_seconds(dft), "source": out.get("source", ""),
+        "engine_time_s": _task_seconds(dft), "source": out.get("source", ""),
     }  # fmt: skip
 
 
@@ -82,7 +82,7 @@ def _exploration_row(out: Doc) -> Doc:
     return {
         "purpose": "exploration cut-outs", "calls": out.get("n_dft", 0),
         "failed": sum(int(r.get("n_failed", 0)) for r in records), "healed": 0, "reused": 0,
-        "cpu_s": None, "source": "",
+        "engine_time_s": None, "source": "",
     }  # fmt: skip
 
 
@@ -92,7 +92,8 @@ def _validation_row(out: Doc) -> Doc | None:
         return None
     return {
         "purpose": "validation reference", "calls": suite["reference_calls"], "failed": 0,
-        "healed": 0, "reused": 0, "cpu_s": None, "source": suite.get("reference_source") or "",
+        "healed": 0, "reused": 0, "engine_time_s": None,
+        "source": suite.get("reference_source") or "",
     }  # fmt: skip
 
 

@@ -202,9 +202,10 @@ class LaunchpadSource:
     """Runs submitted to a FireWorks launchpad; job outputs in the same database."""
 
     def __init__(self, launchpad_file: str | Path | None = None) -> None:
-        """Connect with the launchpad file (or FireWorks' own lookup)."""
+        """Connect with the launchpad file (or FireWorks' own lookup); fail now if unreachable."""
         self.lpad = load_launchpad(launchpad_file)
         self.db = self.lpad.db
+        self.db.command("ping")
 
     @property
     def where(self) -> str:
