@@ -1,4 +1,4 @@
-"""Command line: pyacemaker run, submit, validate, validate-potential, status, fw-config, doctor."""
+"""Command line: run, submit, validate, validate-potential, status, dashboard, fw-config, doctor."""
 
 from __future__ import annotations
 
@@ -104,6 +104,22 @@ def _status(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dashboard(args: argparse.Namespace) -> int:
+    from pymongo.errors import PyMongoError
+
+    from pyacemaker.dashboard.app import serve
+    from pyacemaker.dashboard.source import open_source
+
+    try:
+        source = open_source(args.store, args.launchpad)
+    except FileNotFoundError as exc:
+        return _problems([str(exc)])
+    except PyMongoError as exc:
+        return _problems([f"--launchpad: {args.launchpad}: cannot reach its MongoDB: {exc}"])
+    serve(source, args.host, args.port, args.interval)
+    return 0
+
+
 def _doctor(_args: argparse.Namespace) -> int:
     from pyacemaker.doctor import run_doctor
 
@@ -180,6 +196,14 @@ def _add_cluster_commands(sub: Any) -> None:
     p.add_argument("--store", help="embedded store folder ($PYACEMAKER_STORE)")
     p.add_argument("--launchpad", help="my_launchpad.yaml: show its workflows and fireworks")
     p.set_defaults(func=_status)
+    p = sub.add_parser("dashboard", help="live read-only web view of runs (127.0.0.1 by default)")
+    where = p.add_mutually_exclusive_group()
+    where.add_argument("--store", help="embedded store folder ($PYACEMAKER_STORE)")
+    where.add_argument("--launchpad", help="my_launchpad.yaml: runs submitted to MongoDB")
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8050, help="port (default 8050)")
+    p.add_argument("--interval", type=float, default=3.0, help="seconds between refreshes")
+    p.set_defaults(func=_dashboard)
     p = sub.add_parser("fw-config", help="write FireWorks/jobflow config files for a MongoDB")
     p.add_argument("folder", help="where to write them (give it to rlaunch/qlaunch with -c)")
     p.add_argument("--host", default="localhost", help="MongoDB host")

@@ -32,12 +32,11 @@ from ase.io import read, write
 from pydantic import BaseModel, Field
 
 from pyacemaker.data import ENERGY_KEY, attach_labels, read_dataset, write_dataset
-from pyacemaker.progress import stage
+from pyacemaker.progress import stage, track
 
 logger = logging.getLogger(__name__)
 
 CalculatorFactory = Callable[[Path], BaseCalculator]
-PROGRESS_EVERY_S = 5.0
 TASK_FILE = "task.json"  # optional per-calculation document an engine leaves in its folder
 CHECKPOINT_SUFFIX = ".label.json"  # what one finished calculation gave, for reuse on a rerun
 
@@ -90,20 +89,16 @@ class CalculatorOracle:
     def label(self, structures: Sequence[Atoms], workdir: Path) -> LabelResult:
         """Label every structure; failures are collected, not raised; checkpoints reused."""
         result = LabelResult()
-        start = last_report = time.perf_counter()
-        for i, atoms in enumerate(structures):
-            record, labelled = self._checkpointed(i, atoms, calc_folder(workdir, i))
-            result.records.append(record)
-            if labelled is not None:
-                result.labelled.append(labelled)
-            else:
-                result.failed.append(FailedCalculation(i, atoms, str(record.error)))
-            now = time.perf_counter()
-            # Report every 10 structures, or every few seconds when each one is slow (DFT).
-            done = i + 1
-            if done % 10 == 0 or done == len(structures) or now - last_report > PROGRESS_EVERY_S:
-                logger.info("  %d/%d labelled (%.0f s)", done, len(structures), now - start)
-                last_report = now
+        start = time.perf_counter()
+        with track(f"labelled in {_where(Path(workdir))}", len(structures), "calc") as bar:
+            for i, atoms in enumerate(structures):
+                record, labelled = self._checkpointed(i, atoms, calc_folder(workdir, i))
+                result.records.append(record)
+                if labelled is not None:
+                    result.labelled.append(labelled)
+                else:
+                    result.failed.append(FailedCalculation(i, atoms, str(record.error)))
+                bar.advance(note=f"{len(result.failed)} failed" if result.failed else None)
         if result.n_reused:
             logger.info("  %d calculations reused from checkpoints", result.n_reused)
         result.wall_time = time.perf_counter() - start
@@ -138,6 +133,12 @@ class CalculatorOracle:
         )
         write_checkpoint(folder, record, labelled)
         return record, labelled
+
+
+def _where(workdir: Path) -> str:
+    """Short name of a labelling folder for progress lines: ``03_dft_train``, ``06_pool/dft``."""
+    parts = [p for p in workdir.parts if p != "calculations"]
+    return parts[-1] if parts[-1][:1].isdigit() else "/".join(parts[-2:])
 
 
 def label_with(

@@ -58,6 +58,7 @@ from pyace import ACEBBasisSet, BBasisConfiguration, PyACECalculator
 
 from pyacemaker.ace.schemas import AceFitSettings, AcePotentialDoc
 from pyacemaker.data import energy_of, forces_of
+from pyacemaker.progress import Progress, track
 
 __all__ = [
     "AceFitError",
@@ -168,7 +169,7 @@ def fit_ace(
     config = _input_config(settings, elements, references, parent)
     (workdir / INPUT_YAML).write_text(yaml.safe_dump(config, sort_keys=False))
     start = time.perf_counter()
-    _run_pacemaker(workdir, log_every)
+    _run_pacemaker(workdir, log_every, settings.max_iter)
     _write_yace(workdir / POTENTIAL_YAML, workdir / POTENTIAL_YACE, references)
     initial_loss, final_loss = _read_losses(workdir / METRICS)
     rmse_e, rmse_f = _training_rmse(frame, workdir / POTENTIAL_YACE)
@@ -285,10 +286,12 @@ def _engine_env() -> dict[str, str]:
     return {**os.environ, "CUDA_VISIBLE_DEVICES": "-1", "TF_CPP_MIN_LOG_LEVEL": "2"}
 
 
-def _run_pacemaker(workdir: Path, log_every: int) -> None:
+def _run_pacemaker(workdir: Path, log_every: int, max_iter: int) -> None:
     """Run the fit, keep its output in ``pacemaker.out`` and forward progress to the logger."""
     command = [_tool("pacemaker"), INPUT_YAML, "-o", POTENTIAL_YAML, "--no-predict"]
-    _run(command, workdir, workdir / FIT_LOG, lambda line: _forward_progress(line, log_every))
+    with track(f"ACE fit in {workdir.name}", max_iter, "iter") as bar:
+        _run(command, workdir, workdir / FIT_LOG,
+             lambda line: _forward_progress(line, log_every, bar))  # fmt: skip
     if not (workdir / POTENTIAL_YAML).exists():
         raise AceFitError(f"pacemaker wrote no potential in {workdir}:\n{_tail(workdir / FIT_LOG)}")
 
@@ -316,15 +319,20 @@ def _run(
         )
 
 
-def _forward_progress(line: str, log_every: int) -> None:
-    """Log pacemaker's loss/RMSE line every ``log_every`` iterations (from iteration 0).
+def _forward_progress(line: str, log_every: int, bar: Progress) -> None:
+    """Count pacemaker's iterations on ``bar`` (loss/RMSE as its note); log every ``log_every``.
 
     Pacemaker prints such a line per iteration except every ``display_step``, where a
     multi-line block replaces it; ``display_step`` is therefore set beyond ``maxiter``.
+    The full line goes to DEBUG: the progress lines already carry the loss and RMSEs.
     """
     match = _ITERATION.search(line)
-    if match and int(match.group(1)) % log_every == 0:
-        logger.info("pacemaker %s", " ".join(line[match.start():].split()))
+    if match:
+        text = " ".join(line[match.start():].split())
+        loss = text.split(": ", 1)[-1].split(" | Time")[0]  # loss and RMSEs, not timings
+        bar.advance(int(match.group(1)) - bar.done, note=loss)
+        if int(match.group(1)) % log_every == 0:
+            logger.debug("pacemaker %s", text)
 
 
 def _tail(path: Path, lines: int = _TAIL_LINES) -> str:

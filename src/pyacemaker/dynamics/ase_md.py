@@ -25,6 +25,7 @@ from ase.md.velocitydistribution import Stationary
 from ase.neighborlist import neighbor_list
 
 from pyacemaker.data import CONFIG_TYPE_KEY, ENERGY_KEY, FORCES_KEY, SOURCE_KEY, STRESS_KEY
+from pyacemaker.progress import Progress
 
 logger = logging.getLogger(__name__)
 
@@ -131,6 +132,7 @@ def sample_md(
     timestep_fs: float = 1.0,
     friction: float = 0.02,
     limits: StabilityLimits | None = None,
+    progress: Progress | None = None,
 ) -> list[Atoms]:
     """Run Langevin NVT and return a snapshot every ``interval`` steps.
 
@@ -144,6 +146,7 @@ def sample_md(
     :class:`MDInstabilityError` when :class:`StabilityLimits` are violated: finite
     numbers and temperature are checked every ``min(interval, 10)`` steps, distances
     (a neighbour list, costly next to EMT but not next to MACE) at every snapshot.
+    ``progress`` counts the steps at every snapshot.
     """
     if steps < 1 or interval < 1 or temperature_K <= 0 or timestep_fs <= 0 or friction <= 0:
         raise ValueError("steps, interval, temperature_K, timestep_fs and friction must be > 0")
@@ -170,6 +173,8 @@ def sample_md(
             if reason is not None:
                 raise MDInstabilityError(dyn.nsteps, reason, frames)
             frames.append(_unlabelled_copy(work, config_type, dyn.nsteps))
+            if progress is not None:
+                progress.advance(interval, note=f"{temperature_K:g} K")
 
     dyn.attach(check, interval=min(interval, _CHECK_EVERY))
     dyn.attach(snapshot, interval=interval)

@@ -35,14 +35,15 @@ from pyacemaker.data import write_dataset
 from pyacemaker.dynamics.halting import HaltRule
 from pyacemaker.dynamics.lammps import open_lammps
 from pyacemaker.dynamics.schemas import LammpsMDSettings, MDRunDoc
+from pyacemaker.progress import track
 
 logger = logging.getLogger(__name__)
 
 STEP_KEY = "md_step"
 SEGMENT_START_KEY = "md_segment_start"
 GAMMA_KEY = "gamma"
+RUN_RECORD = "md_run.json"  # the MDRunDoc beside the run's files (γ trace for the dashboard)
 _PS = 1000.0 * units.fs  # one picosecond in ASE time units (LAMMPS metal velocities are Å/ps)
-_LOG_EVERY_CHECKS = 50
 
 
 def md_step(atoms: Atoms) -> int:
@@ -153,9 +154,6 @@ class _Explorer:
             self._keep(gamma)
         else:
             self.calm = _state(self.lmp, self.elements)
-        if len(self.steps) % _LOG_EVERY_CHECKS == 0:
-            logger.info("  MD step %d: T %.0f K, max γ %.2f", step, self.temperatures[-1],
-                        self.gammas[-1])
         return self.rule.update(self.gammas[-1])
 
     def _keep(self, gamma: np.ndarray) -> None:
@@ -202,7 +200,7 @@ def run_exploration(
         lmp.close()
     for saved in (state, explorer.calm):
         saved.info[SEGMENT_START_KEY] = segment[0]
-    return MDRunDoc(
+    doc = MDRunDoc(
         start_step=start_step,
         end_step=md_step(state),
         target_step=target_step,
@@ -218,6 +216,8 @@ def run_exploration(
         potential=Path(potential),
         seed=settings.seed,
     )
+    (workdir / RUN_RECORD).write_text(doc.model_dump_json())
+    return doc
 
 
 def _prepare(
@@ -249,9 +249,13 @@ def _drive(
     soft_chunks = -(-s.soft_start_steps // s.check_every) if soft else 0
     n_chunks = (segment[1] - start) // s.check_every
     ex.lmp.commands_string(_integrator(s, soft=soft_chunks > 0))
-    for index in range(n_chunks):
-        if index == soft_chunks and soft_chunks:
-            ex.lmp.commands_string("unfix soft\nunfix md\n" + _integrator(s, soft=False))
-        if ex.chunk(segment, setup=index in (0, soft_chunks)):
-            return True
+    with track(f"exploration MD at {s.temperature:g} K", n_chunks * s.check_every, "step") as bar:
+        for index in range(n_chunks):
+            if index == soft_chunks and soft_chunks:
+                ex.lmp.commands_string("unfix soft\nunfix md\n" + _integrator(s, soft=False))
+            halted = ex.chunk(segment, setup=index in (0, soft_chunks))
+            note = f"step {ex.steps[-1]}, T {ex.temperatures[-1]:.0f} K, max γ {ex.gammas[-1]:.2f}"
+            bar.advance(s.check_every, note=note + (" → halt" if halted else ""))
+            if halted:
+                return True
     return False

@@ -93,7 +93,7 @@ class DistillationMaker(Maker):
             delta.output, [dft_train.output.dataset, pool.output.dataset], at("09_active_set")
         )
         explored: list[Flow | Job] = []
-        potential = final.output
+        potential, exploration = final.output, None
         if self.explore is not None:
             explore = self.explore.make(
                 final.output,
@@ -102,7 +102,7 @@ class DistillationMaker(Maker):
                 dft_test.output.dataset,
                 at("09b_explore"),
             )
-            explored, potential = [explore], explore.output.potential
+            explored, potential, exploration = [explore], explore.output.potential, explore.output
         val = self.validate.make(
             potential,
             base.output,
@@ -119,6 +119,7 @@ class DistillationMaker(Maker):
             base.output,
             potential,
             val.output,
+            exploration=exploration,
         )
         jobs: list[Flow | Job] = [
             gen,

@@ -12,9 +12,11 @@ from jobflow import Maker, job
 from pydantic import BaseModel
 
 from pyacemaker.ace.schemas import AcePotentialDoc
+from pyacemaker.data import read_dataset
+from pyacemaker.flows.active_learning_schemas import ActiveLearningDoc
 from pyacemaker.oracle import LabelDoc
 from pyacemaker.surrogate.schemas import TeacherDoc
-from pyacemaker.validation.html import HistoryPoint, write_report
+from pyacemaker.validation.html import HistoryPoint, IterationPoint, write_report
 from pyacemaker.validation.jobs import ValidationDoc
 
 
@@ -84,6 +86,29 @@ def _history(validation: ValidationDoc) -> list[HistoryPoint]:
     ]
 
 
+def iteration_points(exploration: ActiveLearningDoc, dft_before: int) -> list[IterationPoint]:
+    """Every active-learning iteration with the labelled-set size and the run's DFT calls.
+
+    The labelled set is the loop's history file, which ends with every label the loop
+    added; counting back from its size gives the size after each iteration.
+    """
+    records = exploration.iterations
+    added = [r.n_dft - r.n_failed for r in records]
+    size = len(read_dataset(exploration.history)) - sum(added)
+    dft_total, points = dft_before, []
+    for record, new in zip(records, added, strict=True):
+        size, dft_total = size + new, dft_total + record.n_dft
+        test = record.test
+        points.append(IterationPoint(
+            iteration=record.iteration, temperature=record.temperature, halted=record.halted,
+            gamma_max=record.gamma.max, n_selected=record.n_selected, n_dft=record.n_dft,
+            n_failed=record.n_failed, n_train=size, dft_total=dft_total,
+            test_energy_rmse_mev=test.energy_rmse_mev if test else None,
+            test_force_rmse=test.force_rmse if test else None, accepted=record.accepted,
+        ))  # fmt: skip
+    return points
+
+
 def _provenance(
     s: RunSummary, dft: list[LabelDoc], teacher: TeacherDoc, final: AcePotentialDoc,
     settings: dict[str, Any],
@@ -125,8 +150,12 @@ class ReportMaker(Maker):
         base: AcePotentialDoc,
         final: AcePotentialDoc,
         validation: ValidationDoc,
+        exploration: ActiveLearningDoc | None = None,
     ) -> RunSummary:
-        """Write ``potential/``, ``metrics.json``, ``summary.txt``, ``report.html``."""
+        """Write ``potential/``, ``metrics.json``, ``summary.txt``, ``report.html``.
+
+        With ``exploration`` the report shows every active-learning iteration.
+        """
         out = Path(output_dir)
         summary = RunSummary(
             potential=_copy_potential(final, out / "potential"),
@@ -152,5 +181,7 @@ class ReportMaker(Maker):
             validation.suite,
             _provenance(summary, dft, teacher, final, self.settings),
             _history(validation),
+            iteration_points(exploration, summary.dft_calls) if exploration else [],
+            exploration.stop_reason if exploration else None,
         )
         return summary

@@ -15,7 +15,7 @@ from pyacemaker.data import read_dataset, write_dataset
 from pyacemaker.dft.oracle import OracleSpec
 from pyacemaker.dynamics.ase_md import MDInstabilityError, sample_md
 from pyacemaker.oracle import LabelDoc, label_dataset
-from pyacemaker.progress import stage
+from pyacemaker.progress import stage, track
 from pyacemaker.structures.generate import supercell_repeat
 from pyacemaker.structures.generators import melt_quench
 from pyacemaker.structures.phases import build_phases, tag_phase
@@ -127,14 +127,18 @@ class TeacherMDMaker(Maker):
             for j, v in enumerate(self.volume_scales)
         ]
         cell = cells[0]
-        with stage("teacher MD", f"{len(runs)} runs x {self.steps} steps, {len(cell)} atoms"):
+        with (
+            stage("teacher MD", f"{len(runs)} runs x {self.steps} steps, {len(cell)} atoms"),
+            track("teacher MD", len(runs) * self.steps, "step") as bar,
+        ):
             for k, (temp, scale, phase) in enumerate(runs):
                 start = cells[phase].copy()
                 start.set_cell(start.cell.array * scale ** (1 / 3), scale_atoms=True)
                 frames += tag_phase(sample_md(
                     start, calc, temperature_K=temp, steps=self.steps, interval=self.interval,
-                    seed=self.seed + k, timestep_fs=self.timestep_fs,
+                    seed=self.seed + k, timestep_fs=self.timestep_fs, progress=bar,
                 ), phases[phase].name)  # fmt: skip
+                bar.advance((k + 1) * self.steps - bar.done)  # a run stopped early: count it
             frames += tag_phase(self._melt_quench(cell, calc), phases[0].name)  # first phase
         return str(write_dataset(Path(workdir) / "pool.xyz", frames))
 

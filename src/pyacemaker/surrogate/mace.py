@@ -68,6 +68,7 @@ from pyacemaker.data import (
     write_dataset,
 )
 from pyacemaker.oracle import CalculatorOracle
+from pyacemaker.progress import Progress, track
 from pyacemaker.surrogate.schemas import (
     FinetunePlan,
     FoundationChoice,
@@ -101,6 +102,7 @@ MACE_MP_NAMES: dict[str, str] = {
     **{size: size for size in ("small", "medium", "large")},
 }
 _PROGRESS = re.compile(r"(Initial|Epoch \d+):|Training complete|Saving model|ERROR")
+_EPOCH = re.compile(r"Epoch (\d+):(?: head: \w+,)?")
 _LOG_PREFIX = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+ (\w+): ")
 _TAIL_LINES = 40
 
@@ -306,12 +308,16 @@ def _foundation_elements(path: Path) -> int:
     return len(model.atomic_numbers)
 
 
-def _forward(line: str) -> None:
-    """Epoch progress at INFO, MACE warnings at WARNING, the rest at DEBUG."""
+def _forward(line: str, bar: Progress) -> None:
+    """Epochs to the progress bar, milestones at INFO, warnings at WARNING, the rest at DEBUG."""
     text = line.rstrip()
     match = _LOG_PREFIX.match(text)
     body = text[match.end() :] if match else text
-    if _PROGRESS.search(body):
+    epoch = _EPOCH.search(body)
+    if epoch:
+        bar.advance(int(epoch.group(1)) + 1 - bar.done, note=body[epoch.end() :].strip(" ,:"))
+        logger.debug("mace: %s", body)
+    elif _PROGRESS.search(body):
         logger.info("mace: %s", body)
     elif match and match.group(1) == "WARNING":
         logger.warning("mace: %s", body)
@@ -332,10 +338,12 @@ def _run_mace(args: list[str], log_path: Path, threads: int) -> None:
     ):
         assert proc.stdout is not None
         log.write(f"# {shlex.join(command)}\n")  # MACE does not echo its arguments
-        for line in proc.stdout:
-            log.write(line)
-            tail.append(line.rstrip())
-            _forward(line)
+        epochs = next((int(a.split("=")[1]) for a in args if a.startswith("--max_num_epochs=")), 0)
+        with track("MACE training", epochs, "epoch") as bar:
+            for line in proc.stdout:
+                log.write(line)
+                tail.append(line.rstrip())
+                _forward(line, bar)
         code = proc.wait()
     if code != 0:
         raise MaceTrainError(

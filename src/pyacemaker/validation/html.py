@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 from ase.units import GPa
 from matplotlib.figure import Figure
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from pyacemaker.validation.checks import Check
 from pyacemaker.validation.eos import EOSResult
@@ -41,6 +41,26 @@ class HistoryPoint(BaseModel):
     label: str
     energy_rmse_mev: float
     force_rmse: float
+
+
+class IterationPoint(BaseModel):
+    """One active-learning iteration as the report shows it: what it cost, what it gave."""
+
+    iteration: int
+    temperature: float
+    halted: bool
+    gamma_max: float
+    n_selected: int
+    n_dft: int
+    n_failed: int
+    n_train: int = Field(description="Labelled structures after the iteration.")
+    dft_total: int = Field(
+        description="DFT calls of the labelling stages (dft_*) and of the loop up to and with "
+        "this iteration."
+    )
+    test_energy_rmse_mev: float | None = None
+    test_force_rmse: float | None = None
+    accepted: bool | None = None
 
 
 def figure_png(fig: Figure) -> str:
@@ -157,6 +177,48 @@ def plot_history(history: Sequence[HistoryPoint]) -> Figure | None:
     return fig
 
 
+def plot_iterations(points: Sequence[IterationPoint]) -> Figure | None:
+    """Held-out errors, labelled-set size and DFT calls over the active-learning iterations."""
+    if not points:
+        return None
+    fig = Figure(figsize=(11, 3.3), layout="constrained")
+    force, energy, data = fig.subplots(1, 3)
+    x = [p.iteration for p in points]
+    force.plot(x, [p.test_force_rmse for p in points], "o-")
+    energy.plot(x, [p.test_energy_rmse_mev for p in points], "o-")
+    data.plot(x, [p.n_train for p in points], "o-", label="labelled structures")
+    calls = data.twinx()
+    calls.bar(x, [p.n_dft for p in points], alpha=0.3, color="tab:red", label="DFT calls")
+    calls.plot(x, [p.dft_total for p in points], "s--", color="tab:red", label="DFT calls, run")
+    force.set_ylabel("held-out force RMSE (eV/Å)")
+    energy.set_ylabel("held-out energy RMSE (meV/atom)")
+    data.set_ylabel("labelled structures")
+    calls.set_ylabel("DFT calls")
+    calls.legend(loc="upper left", fontsize="small")
+    for ax in (force, energy, data):
+        ax.set_xlabel("iteration")
+        ax.set_xticks(x)
+    return fig
+
+
+def iterations_section(points: Sequence[IterationPoint], stop_reason: str | None) -> str:
+    """The whole active-learning history: one plot and one table row per iteration."""
+    if not points:
+        return ""
+    why = f"<p>{len(points)} iterations; stopped: {html.escape(stop_reason or 'running')}</p>"
+    rows = [
+        (p.iteration, p.temperature, "yes" if p.halted else "no", p.gamma_max, p.n_selected,
+         p.n_dft, p.n_failed, p.n_train, p.dft_total, p.test_energy_rmse_mev, p.test_force_rmse,
+         "—" if p.accepted is None else ("accepted" if p.accepted else "rejected"))
+        for p in points
+    ]  # fmt: skip
+    header = ("iteration", "T (K)", "halted", "γ max", "selected", "DFT calls", "failed",
+              "labelled", "DFT calls (run)", "held-out E RMSE (meV/atom)",
+              "held-out F RMSE (eV/Å)", "update")  # fmt: skip
+    return _section("Active-learning history", why, _img(plot_iterations(points)),
+                    _table(header, rows))  # fmt: skip
+
+
 def _table(
     header: Sequence[str], rows: Sequence[Sequence[Any]], classes: Sequence[str] = ()
 ) -> str:
@@ -243,6 +305,8 @@ def render_report(
     suite: SuiteResult | None,
     provenance: Mapping[str, Any],
     history: Sequence[HistoryPoint] = (),
+    iterations: Sequence[IterationPoint] = (),
+    stop_reason: str | None = None,
 ) -> str:
     """The whole report as one HTML string."""
     passed = all(c.passed for c in checks)
@@ -251,6 +315,7 @@ def render_report(
     sections = [_section("Checks", checks_table(checks))]
     sections += _suite_sections(suite) if suite is not None else []
     sections.append(_section("Error history", _img(plot_history(history))))
+    sections.append(iterations_section(iterations, stop_reason))
     prov = [(k, v if isinstance(v, str | int | float) else json.dumps(v, default=str))
             for k, v in provenance.items()]  # fmt: skip
     sections.append(_section("Provenance", _table(("item", "value"), prov)))
@@ -264,9 +329,12 @@ def render_report(
 
 def write_report(path: str | Path, title: str, checks: Sequence[Check],
                  suite: SuiteResult | None, provenance: Mapping[str, Any],
-                 history: Sequence[HistoryPoint] = ()) -> Path:  # fmt: skip
+                 history: Sequence[HistoryPoint] = (),
+                 iterations: Sequence[IterationPoint] = (),
+                 stop_reason: str | None = None) -> Path:  # fmt: skip
     """Write :func:`render_report` to ``path`` and return it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render_report(title, checks, suite, provenance, history), encoding="utf-8")
+    page = render_report(title, checks, suite, provenance, history, iterations, stop_reason)
+    path.write_text(page, encoding="utf-8")
     return path
