@@ -3,7 +3,8 @@
 generate (generator mix) → screen + select (DIRECT) → DFT (train, held-out, EOS) →
 MACE teacher (+ committee) → teacher MD pool → tiered labels → ACE base fit →
 ACE delta fit on DFT → active set → exploration (active learning with LAMMPS) →
-validate → report.
+validate → report. Beside the teacher route, ACE is fitted directly on the DFT training
+labels (``07b_ace_direct``, the simple route); validate delivers the better of the two.
 Each stage is a small Maker from its domain package; this module only wires them.
 """
 
@@ -47,6 +48,9 @@ class DistillationMaker(Maker):
     teacher_md: TeacherMDMaker = field(default_factory=TeacherMDMaker)
     teacher_label: TeacherLabelMaker = field(default_factory=TeacherLabelMaker)
     base_fit: AceFitMaker = field(default_factory=lambda: AceFitMaker(name="ace_base"))
+    direct_fit: AceFitMaker | None = field(
+        default_factory=lambda: AceFitMaker(name="ace_direct")
+    )
     delta_fit: AceFitMaker = field(default_factory=lambda: AceFitMaker(name="ace_delta"))
     delta_dft_weight: float = 10.0
     active_set: ActiveSetMaker = field(default_factory=ActiveSetMaker)
@@ -90,8 +94,19 @@ class DistillationMaker(Maker):
         final = self.active_set.make(
             delta.output, [dft_train.output.dataset, pool.output.dataset], at("09_active_set")
         )
+        direct: list[Job] = []
+        if self.direct_fit is not None:
+            fit = self.direct_fit.make(
+                [dft_train.output.dataset], [1.0], at("07b_ace_direct"),
+                reference=dft_train.output.dataset,
+            )
+            direct_asi = replace(self.active_set, name="active_set_direct").make(
+                fit.output, [dft_train.output.dataset], at("07b_ace_direct/active_set")
+            )
+            direct = [fit, direct_asi]
+        direct_doc = direct[-1].output if direct else None
         explored: list[Flow | Job] = []
-        potential = final.output
+        potential, explored_doc = final.output, None
         if self.explore is not None:
             explore = self.explore.make(
                 final.output,
@@ -99,8 +114,9 @@ class DistillationMaker(Maker):
                 [self.delta_dft_weight, 1.0],
                 dft_test.output.dataset,
                 at("09b_explore"),
+                guard=dft_eos.output.dataset,
             )
-            explored, potential = [explore], explore.output.potential
+            explored, potential, explored_doc = [explore], explore.output.potential, explore.output
         val = self.validate.make(
             potential,
             base.output,
@@ -109,6 +125,7 @@ class DistillationMaker(Maker):
             dft_eos.output,
             train=dft_train.output,
             workdir=at("10_validate"),
+            direct=direct_doc,
         )
         rep = self.report.make(
             str(d),
@@ -117,6 +134,9 @@ class DistillationMaker(Maker):
             base.output,
             potential,
             val.output,
+            direct=direct_doc,
+            pool=pool.output,
+            explore=explored_doc,
         )
         jobs: list[Flow | Job] = [
             gen,
@@ -129,6 +149,7 @@ class DistillationMaker(Maker):
             md,
             pool,
             base,
+            *direct,
             delta,
             final,
             *explored,
@@ -178,6 +199,7 @@ class DistillationMaker(Maker):
                 structure=plan.structure, seed=plan.seed, **plan.pool.model_dump()
             ),
             base_fit=AceFitMaker(name="ace_base", settings=plan.ace.base),
+            direct_fit=AceFitMaker(name="ace_direct", settings=plan.ace.base),
             delta_fit=AceFitMaker(name="ace_delta", settings=plan.ace.delta),
             delta_dft_weight=plan.ace.delta_dft_weight,
             explore=ActiveLearningMaker(
