@@ -76,6 +76,7 @@ from pyacemaker.ace.fit_checks import (
 )
 from pyacemaker.ace.schemas import AceFitSettings, AcePotentialDoc
 from pyacemaker.data import energy_of, forces_of
+from pyacemaker.subprocesses import tied_to_parent
 
 __all__ = [
     "AceFitError",
@@ -324,7 +325,7 @@ def _run(
     with (
         log_path.open("w") as log_file,
         subprocess.Popen(
-            command, cwd=cwd, env=_engine_env(), stdout=subprocess.PIPE,
+            tied_to_parent(command), cwd=cwd, env=_engine_env(), stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT, text=True,
         ) as process,
     ):
