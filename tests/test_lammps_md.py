@@ -27,7 +27,10 @@ def _run(
     emt_run: dict[str, Any], atoms: Atoms, settings: LammpsMDSettings, rule: HaltRule,
     target: int, workdir: Path, soft_start: bool = False,
 ) -> MDRunDoc:
-    pot: Path = emt_run["out"] / "potential"
+    # The teacher route's potential, whose active set spans the pool (what exploration
+    # runs with), not necessarily the delivered one: a direct fit's active set holds only
+    # the 8 DFT cells, so γ is high from the first step.
+    pot: Path = emt_run["out"] / "08_ace_delta"
     return run_exploration(
         atoms, pot / "potential.yaml", pot / "potential.asi", ["Cu"], settings, rule, target,
         workdir, soft_start=soft_start,
