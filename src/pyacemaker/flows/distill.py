@@ -101,7 +101,8 @@ class DistillationMaker(Maker):
                 reference=dft_train.output.dataset,
             )
             direct_asi = replace(self.active_set, name="active_set_direct").make(
-                fit.output, [dft_train.output.dataset], at("07b_ace_direct/active_set")
+                fit.output, [dft_train.output.dataset], at("07b_ace_direct/active_set"),
+                fallback=[pool.output.dataset],
             )
             direct = [fit, direct_asi]
         direct_doc = direct[-1].output if direct else None
