@@ -293,3 +293,21 @@ def test_fit_that_does_not_fit_stops_the_stage(train: list[Atoms], workdir: Path
     settings = SMALL.model_copy(update={"max_iter": 2})
     with pytest.raises(AceFitError, match=r"^the fit did not fit: training \w+ RMSE"):
         fit_ace(train, workdir / "unfitted", settings, reference_energy=REF)
+
+
+def test_active_set_of_few_atoms_falls_back_to_more_environments(
+    base: AcePotentialDoc, train: list[Atoms], workdir: Path
+) -> None:
+    from jobflow import JobStore, run_locally
+    from maggma.stores import MemoryStore
+
+    from pyacemaker.ace.jobs import ActiveSetMaker
+    from pyacemaker.data import write_dataset
+
+    few = write_dataset(workdir / "few.xyz", train[:2])  # 6 atoms < 20 functions
+    more = write_dataset(workdir / "more.xyz", train[2:])  # with few: the fit's own data
+    with pytest.raises(AceFitError, match="Insufficient atomic environments"):
+        build_active_set(base, train[:2], workdir / "few_asi")
+    job = ActiveSetMaker().make(base, [str(few)], str(workdir / "asi"), fallback=[str(more)])
+    output = run_locally(job, store=JobStore(MemoryStore()), ensure_success=True)
+    assert output[job.uuid][1].output.asi_path.is_file()
