@@ -257,3 +257,57 @@ def test_failing_fit_raises_readable_error(train: list[Atoms], workdir: Path) ->
     broken.arrays["REF_forces"] = np.full((len(broken), 3), np.nan)
     with pytest.raises(AceFitError, match=r"(?s)exited with status 1.*NaN"):
         fit_ace([*train[:3], broken], workdir / "nan", SMALL, reference_energy=REF)
+
+
+def test_continued_fit_on_closer_pairs_writes_the_fitted_model(
+    base: AcePotentialDoc, train: list[Atoms], workdir: Path
+) -> None:
+    """Regression: pacemaker used to fit with the parent's inner cutoff and write another.
+
+    DFT cells with shorter distances than the base fit's data made the delta fit report
+    tens of meV/atom while the written potential gave ~1 eV/atom (docs/validation.md).
+    """
+    cells = cu_cells(4, seed=5, strain=0.08)
+    for atoms in cells:
+        atoms.positions[0] += [0.35, 0.25, 0.0]  # a pair ~0.4 Å closer than in `train`
+    close = label(cells, workdir / "label_close")
+    settings = SMALL.model_copy(update={"max_iter": 30})
+
+    doc = fit_ace(
+        train + close, workdir / "closer", settings,
+        reference_energy=REF, initial_potential=base.yaml_path,
+    )
+
+    table = pd.read_csv(doc.workdir / "metrics.txt", sep=r"\s+")
+    reported_e, reported_f = 1000 * table["rmse_epa"].iloc[-1], table["rmse_f_comp"].iloc[-1]
+    rmse_e, rmse_f = errors(doc, train + close)  # the .yace through PyACECalculator
+    # same model: agreement to float noise (measured 1e-9 relative), not to a fit tolerance
+    assert 1000 * rmse_e == pytest.approx(reported_e, rel=1e-3, abs=1e-3)
+    assert rmse_f == pytest.approx(reported_f, rel=1e-3, abs=1e-5)
+    assert rmse_f < 0.3  # before the fix: several eV/Å
+
+
+def test_fit_that_does_not_fit_stops_the_stage(train: list[Atoms], workdir: Path) -> None:
+    # Two BFGS steps from pacemaker's initial coefficients: the force RMSE stays at 0.8-1.0 x
+    # the labels' RMS force (a converged fit: 0.03 x), far above the 0.5 bound.
+    settings = SMALL.model_copy(update={"max_iter": 2})
+    with pytest.raises(AceFitError, match=r"^the fit did not fit: training \w+ RMSE"):
+        fit_ace(train, workdir / "unfitted", settings, reference_energy=REF)
+
+
+def test_active_set_of_few_atoms_falls_back_to_more_environments(
+    base: AcePotentialDoc, train: list[Atoms], workdir: Path
+) -> None:
+    from jobflow import JobStore, run_locally
+    from maggma.stores import MemoryStore
+
+    from pyacemaker.ace.jobs import ActiveSetMaker
+    from pyacemaker.data import write_dataset
+
+    few = write_dataset(workdir / "few.xyz", train[:2])  # 6 atoms < 20 functions
+    more = write_dataset(workdir / "more.xyz", train[2:])  # with few: the fit's own data
+    with pytest.raises(AceFitError, match="Insufficient atomic environments"):
+        build_active_set(base, train[:2], workdir / "few_asi")
+    job = ActiveSetMaker().make(base, [str(few)], str(workdir / "asi"), fallback=[str(more)])
+    output = run_locally(job, store=JobStore(MemoryStore()), ensure_success=True)
+    assert output[job.uuid][1].output.asi_path.is_file()

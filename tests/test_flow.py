@@ -27,6 +27,8 @@ STAGES = [
     "teacher_md",
     "teacher_label",
     "ace_base",
+    "ace_direct",
+    "active_set_direct",
     "ace_delta",
     "active_set",
     "validate",
@@ -41,10 +43,19 @@ def test_run_writes_potential_metrics_summary_and_plan(emt_run: dict[str, Any]) 
     plan = yaml.safe_load((out / "plan.yaml").read_text())
     assert plan["oracle"]["engine"] == "ase.calculators.emt.EMT"
     metrics = json.loads((out / "metrics.json").read_text())
-    assert metrics["dft_calls"] == 8 + 4 + 7 + 1  # train + held-out + EOS cells + Cu atom
+    ledger = metrics["dft_ledger"]
+    lines = {line["purpose"]: line for line in ledger["lines"]}
+    purposes = ("training", "held-out", "EOS", "reference atoms")
+    assert [lines[p]["calls"] for p in purposes] == [8, 4, 7, 1]  # ... + the Cu atom
+    reference = lines["validation reference"]  # phonon and elastic cells
+    assert reference["calls"] > 0 and reference["seconds"] > 0
+    assert lines["pool (committee unsure)"]["calls"] == 0  # threshold_call_dft: never
+    assert metrics["dft_calls"] == ledger["total_calls"] == sum(p["calls"] for p in lines.values())
+    assert ledger["teacher_saved"] == 2 * 2 * 10  # every pool structure labelled by MACE
     assert metrics["wall_time_total_s"] > 0
     summary = (out / "summary.txt").read_text()
-    assert "DFT calls: 20" in summary and "held-out DFT errors" in summary
+    assert f"DFT calls: {metrics['dft_calls']}" in summary and "held-out DFT errors" in summary
+    assert "DFT ledger:" in summary and "the teacher saved 40 DFT calls" in summary
     train = read_dataset(out / "03_dft_train" / "labelled.xyz")
     assert len(train) == 8 and all(
         "ase:ase.calculators.emt.EMT" in a.info["label_source"] for a in train
@@ -64,6 +75,35 @@ def test_delta_corrected_ace_is_accurate_and_beats_teacher_only_ace(
     assert final.force_rmse < base.force_rmse
     eos = emt_run["summary"].validation
     assert eos.eos_ace.a0 == pytest.approx(eos.eos_dft.a0, rel=0.01)
+
+
+def test_direct_fit_is_reported_and_the_better_one_delivered(emt_run: dict[str, Any]) -> None:
+    out: Path = emt_run["out"]
+    validation = emt_run["summary"].validation
+    assert {"final_ace", "direct_ace", "teacher_only_ace", "teacher"} <= set(
+        validation.test_errors
+    )
+    delivery = validation.delivery
+    assert delivery is not None and set(delivery.scores) == {"final_ace", "direct_ace"}
+    assert delivery.delivered == min(delivery.scores, key=lambda k: delivery.scores[k])
+    folder = {"direct_ace": "07b_ace_direct", "final_ace": "08_ace_delta"}[delivery.delivered]
+    delivered = (out / "potential" / "potential.yace").read_bytes()
+    assert delivered == (out / folder / "potential.yace").read_bytes()
+    assert (out / "potential" / "potential.asi").is_file()
+    summary = (out / "summary.txt").read_text()
+    assert f"delivered: {delivery.delivered}" in summary and "direct_ace" in summary
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["validation"]["delivery"]["delivered"] == delivery.delivered
+
+
+def test_run_exit_status_says_the_verdict(
+    emt_run: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    # A completed run recomputes nothing: the command prints the summary and its verdict.
+    code = main(["run", str(emt_run["config"]), "--store", str(emt_run["store"])])
+    assert code == (0 if emt_run["summary"].validation.passed else 3)
+    verdict = "PASS" if code == 0 else "FAIL"
+    assert f"pyacemaker run summary — {verdict}" in capsys.readouterr().out
 
 
 def test_store_keeps_every_stage_output_and_status_lists_them(

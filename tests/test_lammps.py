@@ -66,10 +66,15 @@ def test_extrapolation_grade_is_low_in_data_and_high_outside(emt_run: dict[str, 
 
 
 def _final_doc(emt_run: dict[str, Any]) -> dict[str, Any]:
+    """The record of the delivered potential (teacher route or direct fit: potential/)."""
     from pyacemaker.store import job_store
 
+    delivery = emt_run["summary"].validation.delivery
+    direct = delivery is not None and delivery.delivered == "direct_ace"
     store = job_store(emt_run["store"])
     store.connect()
-    doc = store.query_one({"name": "active_set"}, properties=["output"])
+    doc = store.query_one(
+        {"name": "active_set_direct" if direct else "active_set"}, properties=["output"]
+    )
     assert doc is not None
     return dict(doc["output"])

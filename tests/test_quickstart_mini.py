@@ -42,7 +42,12 @@ def test_mini_quickstart_on_real_dft(tmp_path: Path) -> None:
     summary = run(config, store_path=tmp_path / "store")
     errors = summary.validation.test_errors
     final, base = errors["final_ace"], errors["teacher_only_ace"]
-    assert summary.dft_calls == 8 + 4 + 5 + 1 and summary.dft_failed == 0
+    assert summary.dft_ledger is not None and summary.dft_failed == 0
+    calls = {line.purpose: line.calls for line in summary.dft_ledger.lines}
+    assert (calls["training"], calls["held-out"], calls["EOS"], calls["reference atoms"]) == (
+        8, 4, 5, 1
+    )
+    assert summary.dft_calls == sum(calls.values())  # + validation reference cells
     # Physics: the delta-corrected ACE reproduces held-out pw.x energies and forces ...
     assert final.energy_rmse_mev < 10.0
     assert final.force_rmse < 0.15

@@ -116,3 +116,52 @@ def test_a_folder_of_another_run_is_not_overwritten(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="different config"):
         run(config, store_path=store)
     assert sorted(p.name for p in out.iterdir()) == ["run.json"]  # not even plan.yaml
+
+
+def test_engine_children_die_with_a_killed_run(tmp_path: Path) -> None:
+    """kill -9 of the parent takes a child started through tied_to_parent with it."""
+    from pyacemaker.subprocesses import tied_to_parent
+
+    pid_file = tmp_path / "child.pid"
+    parent = (
+        "import subprocess, sys\n"
+        "from pyacemaker.subprocesses import tied_to_parent\n"
+        "p = subprocess.Popen(tied_to_parent(['sleep', '60']))\n"
+        f"open({str(pid_file)!r}, 'w').write(str(p.pid))\n"
+        "p.wait()\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", parent])
+    for _ in range(100):
+        if pid_file.exists() and pid_file.read_text():
+            break
+        time.sleep(0.1)
+    child = int(pid_file.read_text())
+    assert tied_to_parent(["sleep", "1"])[-2:] == ["sleep", "1"]
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    for _ in range(50):
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        os.kill(child, signal.SIGKILL)
+        raise AssertionError("the child outlived its killed parent")
+
+
+def test_status_shows_a_run_whose_process_is_gone_as_killed() -> None:
+    import socket
+
+    from pyacemaker.store import RunRecord, shown_state
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()  # reaped: its pid names no process now
+    record = RunRecord(
+        run_id="r", name="n", output_dir="o", config="c", started="t", jobs=[],
+        pid=gone.pid, host=socket.gethostname(),
+    )
+    assert shown_state(record).startswith(f"KILLED (process {gone.pid} is gone")
+    alive = record.model_copy(update={"pid": os.getpid()})
+    assert shown_state(alive) == "RUNNING"
+    assert shown_state(record.model_copy(update={"state": "COMPLETED"})) == "COMPLETED"

@@ -11,13 +11,21 @@ from typing import Any
 from pyacemaker.config.errors import ConfigError
 
 LOG_FORMAT = "%(asctime)s %(message)s"
+# `pyacemaker run` exit codes (README, docs/validation.md): 0 completed and every check
+# passed; 1 refused (bad config) or a stage failed, e.g. a fit that does not fit;
+# 3 completed, but the validation verdict is FAIL (the potential is delivered anyway).
+EXIT_FAILED, EXIT_VERDICT_FAIL = 1, 3
+RUN_EPILOG = (
+    "exit status: 0 = completed, verdict PASS; 1 = bad config or a stage failed "
+    "(pyacemaker status shows which); 3 = completed, verdict FAIL (see summary.txt)"
+)
 
 
 def _problems(lines: list[str]) -> int:
     """Print each problem as an ``error:`` line; the exit code of a refused command."""
     for line in lines:
         print(f"error: {line}", file=sys.stderr)
-    return 1
+    return EXIT_FAILED
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -52,7 +60,7 @@ def _run(args: argparse.Namespace) -> int:
         return _problems(str(exc).splitlines())
     with open(summary.summary_file) as fh:
         print(fh.read())
-    return 0
+    return 0 if summary.validation.passed else EXIT_VERDICT_FAIL
 
 
 def _submit(args: argparse.Namespace) -> int:
@@ -221,7 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("run", _run, "run the pipeline for a config on this machine"),
         ("validate", _validate, "check a config and print the expanded plan's choices"),
     ):
-        p = sub.add_parser(name, help=help_text)
+        p = sub.add_parser(name, help=help_text, epilog=RUN_EPILOG if name == "run" else None)
         p.add_argument("config", help="YAML config file")
         p.set_defaults(func=func)
     sub.choices["run"].add_argument("--store", help="embedded store folder ($PYACEMAKER_STORE)")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
+import socket
 import time
 from pathlib import Path
 from typing import cast
@@ -143,6 +145,7 @@ def run(config: str | Path, store_path: str | Path | None = None) -> RunSummary:
         store.connect()
         return RunSummary.model_validate(store.get_output(report_uuid))
     plan.write(plan.output_dir / "plan.yaml")
+    record.pid, record.host = os.getpid(), socket.gethostname()
     book.save(record)
     marker = {"run_id": record.run_id, "store": str(book.folder)}
     (plan.output_dir / RUN_MARKER).write_text(json.dumps(marker))

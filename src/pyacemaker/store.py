@@ -10,6 +10,7 @@ which stages finished, failed or never ran.
 from __future__ import annotations
 
 import os
+import socket
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -66,6 +67,21 @@ class RunRecord(BaseModel):
     jobs: list[JobEntry]
     plan_hash: str | None = None  # a resumed run must have been started from the same plan
     flow_json: str | None = None  # the serialised flow: a resumed run reloads the same jobs
+    pid: int | None = None  # process running it, on ``host``: a RUNNING run whose
+    host: str | None = None  # process is gone was killed (``pyacemaker status`` says so)
+
+
+def shown_state(record: RunRecord) -> str:
+    """The run's state for ``status``: a RUNNING run whose process is gone was killed."""
+    if record.state != "RUNNING" or record.pid is None or record.host != socket.gethostname():
+        return record.state
+    try:
+        os.kill(record.pid, 0)
+    except ProcessLookupError:
+        return f"KILLED (process {record.pid} is gone; the same command resumes it)"
+    except PermissionError:  # alive, another user's
+        pass
+    return record.state
 
 
 def now() -> str:
@@ -133,9 +149,9 @@ def job_state_table(runs: list[RunRecord], path: str | Path | None = None) -> li
     lines = []
     for record in runs:
         took = f", {record.wall_time_s / 60:.1f} min" if record.wall_time_s else ""
-        lines.append(
-            f"{record.name} [{record.state}] started {record.started}{took} → {record.output_dir}"
-        )
+        shown = shown_state(record)
+        where = record.output_dir
+        lines.append(f"{record.name} [{shown}] started {record.started}{took} → {where}")
         lines += [f"  {name:16s} {state}" for name, state in job_states(record, store)]
         if record.state == "FAILED" and record.failure is not None:
             lines.append(f"  why: {record.failure.message(record.name)}".replace("\n", "\n  "))

@@ -8,6 +8,7 @@ one energy zero).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -15,11 +16,14 @@ from pathlib import Path
 from ase import Atoms
 from jobflow import Maker, job
 
-from pyacemaker.ace.pacemaker import build_active_set, fit_ace
+from pyacemaker.ace.pacemaker import AceFitError, build_active_set, fit_ace
 from pyacemaker.ace.schemas import AceFitSettings, AcePotentialDoc
 from pyacemaker.data import read_dataset
 from pyacemaker.dft.reference import ReferenceEnergyDoc, least_squares_references
 from pyacemaker.progress import stage
+
+logger = logging.getLogger(__name__)
+UNDERDETERMINED = "Insufficient atomic environments"  # pace_activeset's message
 
 
 def weighted(datasets: Sequence[str], weights: Sequence[float]) -> list[Atoms]:
@@ -83,10 +87,28 @@ class ActiveSetMaker(Maker):
 
     @job
     def make(
-        self, potential: AcePotentialDoc, datasets: list[str], workdir: str
+        self,
+        potential: AcePotentialDoc,
+        datasets: list[str],
+        workdir: str,
+        fallback: list[str] | None = None,
     ) -> AcePotentialDoc:
-        """Return the potential's record with ``asi_path`` set."""
+        """Return the potential's record with ``asi_path`` set.
+
+        A few small cells can hold fewer atoms than the basis has functions, and then
+        pacemaker cannot determine an active set; with ``fallback`` the set is then built
+        over ``datasets`` plus those (e.g. the direct fit: its DFT cells plus the pool,
+        so γ measures novelty against environments the fit did not all learn).
+        """
         structures = [a for path in datasets for a in read_dataset(path)]
         with stage(self.name, f"over {len(structures)} structures"):
-            asi = build_active_set(potential, structures, Path(workdir))
+            try:
+                asi = build_active_set(potential, structures, Path(workdir))
+            except AceFitError as exc:
+                if not fallback or UNDERDETERMINED not in str(exc):
+                    raise
+                more = structures + [a for path in fallback for a in read_dataset(path)]
+                logger.warning("active set under-determined on %d structures: built over %d",
+                               len(structures), len(more))  # fmt: skip
+                asi = build_active_set(potential, more, Path(workdir))
         return potential.model_copy(update={"asi_path": asi})

@@ -133,6 +133,14 @@ class AceFitSettings(BaseModel):
         "the training data (``repulsion: auto``) so that MD never collapses atoms.",
     )
     seed: int = Field(default=42, description="Seed given to pacemaker for reproducible fits.")
+    max_rmse_fraction: float = Field(
+        default=0.5,
+        gt=0,
+        description="A fit whose training RMSE (energy or force) exceeds this fraction of "
+        "the labels' own spread (std of energy per atom, RMS force) has learned almost "
+        "nothing and stops the stage: a converged fit sits at 0.01-0.1 of it, a fit "
+        "stopped after a couple of iterations near 1 (docs/validation.md).",
+    )
 
     def functions_per_element(self, n_elements: int) -> int:
         """Function budget per element for a potential of ``n_elements`` (rule above)."""

@@ -213,6 +213,12 @@ class ValidationConfig(_Strict):
     eos_strain: float = Field(0.06, gt=0, lt=0.3, description="a volume strain below 0.3")
     max_energy_rmse_mev: float = Field(5.0, gt=0, description="a bound in meV/atom, e.g. 5")
     max_force_rmse: float = Field(0.10, gt=0, description="a bound in eV/Å, e.g. 0.1")
+    # The delivered potential on its own DFT training cells: above these the fit did not
+    # fit and the run stops before validating it (docs/validation.md, "fit guard").
+    max_train_energy_rmse_mev: float = Field(
+        20.0, gt=0, description="a bound in meV/atom, e.g. 20"
+    )
+    max_train_force_rmse: float = Field(0.4, gt=0, description="a bound in eV/Å, e.g. 0.4")
     # Validation suite (docs/validation.md): what runs, how, and the pass thresholds.
     phonons: bool = Field(True, description="true or false (phonons vs the DFT reference)")
     elastic: bool = Field(True, description="true or false (elastic constants vs DFT)")

@@ -82,6 +82,7 @@ from pyacemaker.dft.pseudo import (
     suggest_cutoffs,
 )
 from pyacemaker.oracle import CalculatorOracle
+from pyacemaker.subprocesses import tied_to_parent
 
 INSTALL_HINT = "apt-get install quantum-espresso quantum-espresso-data"
 INPUT_FILE = "espresso.pwi"
@@ -477,7 +478,7 @@ class _PwProfile(EspressoProfile):
         ):
             try:
                 status = subprocess.run(
-                    argv,
+                    tied_to_parent(argv),
                     cwd=directory,
                     stdout=out,
                     stderr=err,

@@ -52,6 +52,7 @@ from pyacemaker.flows.active_learning_schemas import (
     IterationRecord,
     LoopState,
 )
+from pyacemaker.flows.guard import guard_errors, guard_violations, is_strain_cell
 from pyacemaker.oracle import write_failed
 from pyacemaker.progress import stage
 from pyacemaker.structures.generate import build_prototype, supercell_repeat
@@ -176,6 +177,7 @@ class Update:
     new: list[Atoms]
     n_calls: int
     n_failed: int
+    seconds: float = 0.0  # wall time of the oracle calls
 
 
 def label_and_update(
@@ -195,11 +197,13 @@ def label_and_update(
     write_dataset(workdir / "new.xyz", new)
     history = read_dataset(loop.history)
     if not new:
-        return Update(potential, [], len(cuts), len(result.failed))
-    train = replay_buffer(history, new, al.replay_size, al.seed + loop.iteration)
+        return Update(potential, [], len(cuts), len(result.failed), result.wall_time)
+    strain = [a for a in history if is_strain_cell(a)]  # always replayed: they hold B0, C_ij
+    rest = [a for a in history if not is_strain_cell(a)]
+    train = replay_buffer(rest, [*strain, *new], al.replay_size, al.seed + loop.iteration)
     updated = update_potential(potential, train, history + new, workdir / "update", al.fit)
     write_dataset(loop.history, history + new)
-    return Update(updated, new, len(cuts), len(result.failed))
+    return Update(updated, new, len(cuts), len(result.failed), result.wall_time)
 
 
 def stop_reason(al: ActiveLearningPlan, record: IterationRecord, n_dft: int) -> str | None:
@@ -242,7 +246,7 @@ def iterate(
     next_test = _next_test(loop, update if record.accepted else None, folder)
     next_loop = LoopState(
         iteration=loop.iteration + 1, segment=md.segment, state=state, history=loop.history,
-        test=next_test, n_dft=n_dft, records=[*loop.records, record],
+        test=next_test, guard=loop.guard, n_dft=n_dft, records=[*loop.records, record],
     )
     doc = ActiveLearningDoc(
         potential=child, iterations=next_loop.records, n_dft=n_dft, stop_reason=reason,
@@ -286,14 +290,22 @@ def _record(
         n_selected=counts[1],
         n_dft=update.n_calls if update else 0,
         n_failed=update.n_failed if update else 0,
+        dft_seconds=update.seconds if update else 0.0,
         parent=str(parent.yaml_path),
         potential=str(parent.yaml_path),
         test=errors(parent, held_out(previous)),
         wall_time_s=0.0,
     )
     if update is not None and update.new:
-        _judge_update(al, record, parent, update, previous)
+        _judge_update(al, record, parent, update, previous, guard_set(loop, previous))
     return record
+
+
+def guard_set(loop: LoopState, previous: Sequence[Atoms]) -> list[Atoms]:
+    """Held-out cells, the DFT EOS cells and the DFT strain cells of the history."""
+    eos = read_dataset(loop.guard) if loop.guard else []
+    strain = [a for a in read_dataset(loop.history) if is_strain_cell(a)]
+    return [*held_out(previous), *eos, *strain]
 
 
 def _judge_update(
@@ -302,13 +314,16 @@ def _judge_update(
     parent: AcePotentialDoc,
     update: Update,
     previous: list[Atoms],
+    guard: list[Atoms],
 ) -> None:
     """Errors before/after on the new labels and the previous test set; accept or reject.
 
     An update that raises the force RMSE of the previous test set, or of its held-out
     part alone, by more than ``max_forgetting`` is rejected (the parent stays); its
     labels stay in the history. The held-out part is judged separately so that a big
-    improvement on the previous cut-outs cannot hide a loss on the held-out data.
+    improvement on the previous cut-outs cannot hide a loss on the held-out data. It is
+    also rejected if it fails the guard (flows/guard.py): energies, forces or stresses
+    on the held-out, EOS and strain cells.
     """
     child = update.potential
     record.train = ErrorPair(
@@ -319,15 +334,22 @@ def _judge_update(
     record.previous_test_after = errors(child, previous)
     held_after = errors(child, held_out(previous))
     pairs = [(record.previous_test_before, record.previous_test_after), (record.test, held_after)]
-    record.forgetting_ok = all(_within(al, before, after) for before, after in pairs)
-    record.accepted = record.forgetting_ok
+    record.forgetting_ok = all(forces_within(al, before, after) for before, after in pairs)
+    record.guard_before = guard_errors(parent, guard)
+    record.guard_after = guard_errors(child, guard)
+    violations = guard_violations(record.guard_before, record.guard_after, al.max_forgetting)
+    record.guard_ok = not violations
+    record.accepted = record.forgetting_ok and record.guard_ok
     if record.accepted:
         record.potential, record.test = str(child.yaml_path), held_after
     else:
-        logger.warning("update rejected (forgetting): the parent potential is kept")
+        why = "forgetting" if not record.forgetting_ok else "guard: " + "; ".join(violations)
+        logger.warning("update rejected (%s): the parent potential is kept", why)
 
 
-def _within(al: ActiveLearningPlan, before: ErrorPair | None, after: ErrorPair | None) -> bool:
+def forces_within(
+    al: ActiveLearningPlan, before: ErrorPair | None, after: ErrorPair | None
+) -> bool:
     """Force RMSE after the update within ``(1 + max_forgetting)`` of before (or nothing)."""
     if before is None or after is None:
         return True
@@ -359,6 +381,7 @@ def start_loop(
     test: str,
     al: ActiveLearningPlan,
     workdir: Path,
+    guard: str | None = None,
 ) -> LoopState:
     """Write the start structure and the initial history (weighted datasets) into ``workdir``."""
     if isinstance(structure, str):
@@ -369,7 +392,7 @@ def start_loop(
     atoms.info.clear()
     start = write_dataset(workdir / "start.xyz", [atoms])
     history = write_dataset(workdir / HISTORY, weighted(list(datasets), list(weights)))
-    return LoopState(state=str(start), history=str(history), test=test)
+    return LoopState(state=str(start), history=str(history), test=test, guard=guard)
 
 
 @dataclass
@@ -379,7 +402,8 @@ class ActiveLearningMaker(Maker):
     ``structure`` builds the MD start cell (a prototype supercell) unless ``make`` gets a
     ``start`` extxyz. ``datasets``/``weights`` seed the labelled history (e.g. the DFT
     training set and the teacher pool with the delta fit's weights); ``test`` is the
-    held-out set the errors are measured on.
+    held-out set the errors are measured on; ``guard`` the DFT EOS cells every update
+    is also judged on (flows/guard.py).
     """
 
     settings: ActiveLearningPlan
@@ -397,6 +421,7 @@ class ActiveLearningMaker(Maker):
         workdir: str,
         start: str | None = None,
         loop: LoopState | None = None,
+        guard: str | None = None,
     ) -> Response[ActiveLearningDoc] | ActiveLearningDoc:
         """Run one iteration; replace itself with the next unless the loop stops."""
         folder = Path(workdir)
@@ -404,11 +429,13 @@ class ActiveLearningMaker(Maker):
             source = start or self.structure
             if source is None:
                 raise ValueError("give the maker a structure or make() a start extxyz")
-            loop = start_loop(source, datasets, weights, test, self.settings, folder)
+            loop = start_loop(source, datasets, weights, test, self.settings, folder, guard)
         step = md_step(read_dataset(loop.state)[0])
         with stage(f"{self.name} iteration {loop.iteration}", f"from MD step {step}"):
             doc, next_loop = iterate(self.settings, self.oracle, potential, loop, folder)
         if doc.stop_reason is not None:
             return doc
-        following = self.make(doc.potential, datasets, weights, test, workdir, start, next_loop)
+        following = self.make(
+            doc.potential, datasets, weights, test, workdir, start, next_loop, guard
+        )
         return Response(output=doc, replace=following)

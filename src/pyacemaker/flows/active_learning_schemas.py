@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from pyacemaker.ace.schemas import AcePotentialDoc
+from pyacemaker.flows.guard import GuardErrors
 
 
 class GammaStats(BaseModel):
@@ -35,6 +36,7 @@ class IterationRecord(BaseModel):
     n_frames: int = Field(description="Frames with γ >= threshold_add_train.")
     n_selected: int = Field(description="Frames chosen by D-optimality (MaxVol).")
     n_dft: int = Field(description="DFT (oracle) calls of this iteration.")
+    dft_seconds: float = Field(default=0.0, description="Wall time of those calls (s).")
     n_failed: int
     parent: str = Field(description="Potential (yaml) the iteration explored with.")
     potential: str = Field(description="Potential (yaml) after the update (parent if none).")
@@ -48,6 +50,13 @@ class IterationRecord(BaseModel):
         default=None, description="Parent's errors on the previous iteration's test set."
     )
     previous_test_after: ErrorPair | None = None
+    guard_before: GuardErrors | None = Field(
+        default=None, description="Parent's errors on the guard set (flows/guard.py)."
+    )
+    guard_after: GuardErrors | None = None
+    guard_ok: bool | None = Field(
+        default=None, description="Energies, forces and stresses on the guard set in bounds."
+    )
     forgetting_ok: bool | None = Field(
         default=None,
         description="Force RMSE on the previous test set and on its held-out part rose by "
@@ -55,7 +64,8 @@ class IterationRecord(BaseModel):
     )
     accepted: bool | None = Field(
         default=None,
-        description="Update adopted; False when it forgot too much (the parent is kept).",
+        description="Update adopted; False when it forgot too much or failed the guard "
+        "(the parent is kept).",
     )
     wall_time_s: float
 
@@ -68,6 +78,7 @@ class LoopState(BaseModel):
     state: str = Field(description="extxyz: start structure or the MD state saved at the halt.")
     history: str = Field(description="extxyz: all labelled data so far, with fit weights.")
     test: str = Field(description="extxyz: held-out test set.")
+    guard: str | None = Field(default=None, description="extxyz: DFT EOS cells (guard set).")
     n_dft: int = 0
     records: list[IterationRecord] = Field(default_factory=list)
 

@@ -3,7 +3,8 @@
 generate (generator mix) → screen + select (DIRECT) → DFT (train, held-out, EOS) →
 MACE teacher (+ committee) → teacher MD pool → tiered labels → ACE base fit →
 ACE delta fit on DFT → active set → exploration (active learning with LAMMPS) →
-validate → report.
+validate → report. Beside the teacher route, ACE is fitted directly on the DFT training
+labels (``07b_ace_direct``, the simple route); validate delivers the better of the two.
 Each stage is a small Maker from its domain package; this module only wires them.
 """
 
@@ -48,6 +49,9 @@ class DistillationMaker(Maker):
     teacher_md: TeacherMDMaker = field(default_factory=TeacherMDMaker)
     teacher_label: TeacherLabelMaker = field(default_factory=TeacherLabelMaker)
     base_fit: AceFitMaker = field(default_factory=lambda: AceFitMaker(name="ace_base"))
+    direct_fit: AceFitMaker | None = field(
+        default_factory=lambda: AceFitMaker(name="ace_direct")
+    )
     delta_fit: AceFitMaker = field(default_factory=lambda: AceFitMaker(name="ace_delta"))
     delta_dft_weight: float = 10.0
     active_set: ActiveSetMaker = field(default_factory=ActiveSetMaker)
@@ -92,8 +96,19 @@ class DistillationMaker(Maker):
         final = self.active_set.make(
             delta.output, [dft_train.output.dataset, pool.output.dataset], at("09_active_set")
         )
+        direct: list[Job] = []
+        if self.direct_fit is not None:
+            fit = self.direct_fit.make(
+                [dft_train.output.dataset], [1.0], at("07b_ace_direct"), reference=ref.output
+            )
+            direct_asi = replace(self.active_set, name="active_set_direct").make(
+                fit.output, [dft_train.output.dataset], at("07b_ace_direct/active_set"),
+                fallback=[pool.output.dataset],
+            )
+            direct = [fit, direct_asi]
+        direct_doc = direct[-1].output if direct else None
         explored: list[Flow | Job] = []
-        potential, exploration = final.output, None
+        potential, explored_doc = final.output, None
         if self.explore is not None:
             explore = self.explore.make(
                 final.output,
@@ -101,8 +116,9 @@ class DistillationMaker(Maker):
                 [self.delta_dft_weight, 1.0],
                 dft_test.output.dataset,
                 at("09b_explore"),
+                guard=dft_eos.output.dataset,
             )
-            explored, potential, exploration = [explore], explore.output.potential, explore.output
+            explored, potential, explored_doc = [explore], explore.output.potential, explore.output
         val = self.validate.make(
             potential,
             base.output,
@@ -111,6 +127,7 @@ class DistillationMaker(Maker):
             dft_eos.output,
             train=dft_train.output,
             workdir=at("10_validate"),
+            direct=direct_doc,
         )
         rep = self.report.make(
             str(d),
@@ -119,7 +136,9 @@ class DistillationMaker(Maker):
             base.output,
             potential,
             val.output,
-            exploration=exploration,
+            direct=direct_doc,
+            pool=pool.output,
+            explore=explored_doc,
         )
         jobs: list[Flow | Job] = [
             gen,
@@ -133,6 +152,7 @@ class DistillationMaker(Maker):
             md,
             pool,
             base,
+            *direct,
             delta,
             final,
             *explored,
@@ -183,6 +203,7 @@ class DistillationMaker(Maker):
                 structure=plan.structure, seed=plan.seed, **plan.pool.model_dump()
             ),
             base_fit=AceFitMaker(name="ace_base", settings=plan.ace.base),
+            direct_fit=AceFitMaker(name="ace_direct", settings=plan.ace.base),
             delta_fit=AceFitMaker(name="ace_delta", settings=plan.ace.delta),
             delta_dft_weight=plan.ace.delta_dft_weight,
             explore=ActiveLearningMaker(

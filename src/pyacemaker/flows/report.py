@@ -14,18 +14,23 @@ from pydantic import BaseModel
 from pyacemaker.ace.schemas import AcePotentialDoc
 from pyacemaker.data import read_dataset
 from pyacemaker.flows.active_learning_schemas import ActiveLearningDoc
+from pyacemaker.flows.ledger import DftLedger, build_ledger
 from pyacemaker.oracle import LabelDoc
-from pyacemaker.surrogate.schemas import TeacherDoc
+from pyacemaker.surrogate.schemas import TeacherDoc, TieredLabelDoc
 from pyacemaker.validation.html import HistoryPoint, IterationPoint, write_report
 from pyacemaker.validation.jobs import ValidationDoc
 
 
 class RunSummary(BaseModel):
-    """What a user looks at first: files, DFT cost, errors, pass/fail."""
+    """What a user looks at first: files, DFT cost, errors, pass/fail.
+
+    ``dft_calls`` counts every DFT calculation of the run (``dft_ledger`` by purpose).
+    """
 
     potential: dict[str, str]
     dft_calls: int
     dft_failed: int
+    dft_ledger: DftLedger | None = None
     stage_seconds: dict[str, float]
     validation: ValidationDoc
     metrics_file: str
@@ -48,7 +53,9 @@ def _summary_text(s: RunSummary, teacher: TeacherDoc) -> str:
     lines = [
         f"pyacemaker run summary — {'PASS' if v.passed else 'FAIL'}",
         f"potential: {s.potential.get('yace')}",
+        *([f"delivered: {v.delivery.delivered} — {v.delivery.reason}"] if v.delivery else []),
         f"DFT calls: {s.dft_calls} ({s.dft_failed} failed)",
+        *(s.dft_ledger.text() if s.dft_ledger else []),
         f"teacher: {teacher.model_path.name}, foundation {teacher.foundation_resolution.spec}",
         "held-out DFT errors (energy meV/atom, force eV/Å):",
     ]
@@ -78,6 +85,7 @@ def _history(validation: ValidationDoc) -> list[HistoryPoint]:
         ("teacher", "MACE teacher"),
         ("teacher_only_ace", "ACE base"),
         ("final_ace", "ACE delta"),
+        ("direct_ace", "ACE direct (DFT only)"),
     )
     return [
         HistoryPoint(label=label, energy_rmse_mev=m.energy_rmse_mev, force_rmse=m.force_rmse)
@@ -121,10 +129,20 @@ def _provenance(
             Path(d.dataset).parent.name: f"{d.n_labelled} / {d.n_calls} / {d.n_failed}" for d in dft
         },
         "DFT calls for validation": suite.reference_calls if suite else 0,
+        "DFT ledger (calls / s)": {
+            line.purpose: f"{line.calls} / "
+            + (f"{line.seconds:.1f}" if line.seconds is not None else "-")
+            for line in s.dft_ledger.lines
+        }
+        if s.dft_ledger
+        else {},
+        "DFT calls the teacher saved": s.dft_ledger.teacher_saved if s.dft_ledger else 0,
         "DFT source": dft[0].source if dft else "",
         "ACE training structures": final.n_train,
         "energy zero (eV/atom)": f"{final.reference_energy} ({final.reference_energy_source})",
-        "lineage": f"{teacher.model_path} → {final.parent} → {final.yaml_path}",
+        "lineage": f"{teacher.model_path} → {final.parent} → {final.yaml_path}"
+        if final.parent
+        else f"DFT training labels only → {final.yaml_path}",
         "teacher foundation": teacher.foundation_resolution.spec,
         "validation wall times (s)": suite.wall_time_s if suite else {},
         "settings": settings,
@@ -150,22 +168,33 @@ class ReportMaker(Maker):
         base: AcePotentialDoc,
         final: AcePotentialDoc,
         validation: ValidationDoc,
-        exploration: ActiveLearningDoc | None = None,
+        direct: AcePotentialDoc | None = None,
+        pool: TieredLabelDoc | None = None,
+        explore: ActiveLearningDoc | None = None,
     ) -> RunSummary:
         """Write ``potential/``, ``metrics.json``, ``summary.txt``, ``report.html``.
 
-        With ``exploration`` the report shows every active-learning iteration.
+        ``potential/`` holds the potential validation delivered: the teacher route's
+        ``final``, or ``direct`` (ACE on the DFT labels alone) when that one won. With
+        ``explore`` the report shows every active-learning iteration.
         """
         out = Path(output_dir)
+        delivery = validation.delivery
+        won = direct is not None and delivery is not None and delivery.delivered == "direct_ace"
+        delivered = direct if won and direct is not None else final
+        purposes = ("training", "held-out", "EOS", "reference atoms")
+        ledger = build_ledger(dict(zip(purposes, dft, strict=False)), validation, pool, explore)
         summary = RunSummary(
-            potential=_copy_potential(final, out / "potential"),
-            dft_calls=sum(d.n_calls for d in dft),
-            dft_failed=sum(d.n_failed for d in dft),
+            potential=_copy_potential(delivered, out / "potential"),
+            dft_calls=ledger.total_calls,
+            dft_failed=sum(line.failed for line in ledger.lines),
+            dft_ledger=ledger,
             stage_seconds={
                 "dft": sum(d.wall_time for d in dft),
                 "teacher": teacher.wall_time_s,
                 "ace_base": base.wall_time_s,
                 "ace_delta": final.wall_time_s,
+                **({"ace_direct": direct.wall_time_s} if direct is not None else {}),
             },
             validation=validation,
             metrics_file=str(out / "metrics.json"),
@@ -179,9 +208,9 @@ class ReportMaker(Maker):
             f"{out.name}: {Path(summary.potential.get('yace', 'potential')).name}",
             validation.checks,
             validation.suite,
-            _provenance(summary, dft, teacher, final, self.settings),
+            _provenance(summary, dft, teacher, delivered, self.settings),
             _history(validation),
-            iteration_points(exploration, summary.dft_calls) if exploration else [],
-            exploration.stop_reason if exploration else None,
+            iteration_points(explore, summary.dft_calls) if explore else [],
+            explore.stop_reason if explore else None,
         )
         return summary

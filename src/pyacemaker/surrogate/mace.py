@@ -69,6 +69,7 @@ from pyacemaker.data import (
 )
 from pyacemaker.oracle import CalculatorOracle
 from pyacemaker.progress import Progress, track
+from pyacemaker.subprocesses import tied_to_parent
 from pyacemaker.surrogate.schemas import (
     FinetunePlan,
     FoundationChoice,
@@ -333,7 +334,8 @@ def _run_mace(args: list[str], log_path: Path, threads: int) -> None:
     with (
         log_path.open("w") as log,
         subprocess.Popen(
-            command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
+            tied_to_parent(command), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True, env=env,
         ) as proc,
     ):
         assert proc.stdout is not None

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from ase import Atoms
 from jobflow import Maker, job
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from pyacemaker.ace.pacemaker import ace_calculator
 from pyacemaker.ace.schemas import AcePotentialDoc
@@ -21,22 +21,28 @@ from pyacemaker.structures.phases import PHASE_KEY, by_phase, first_phase
 from pyacemaker.surrogate.mace import mace_calculator
 from pyacemaker.surrogate.schemas import TeacherDoc
 from pyacemaker.validation.checks import Check, at_most
+from pyacemaker.validation.delivery import Delivery, check_on_training, choose
 from pyacemaker.validation.eos import EOSResult, eos_from_calculator, eos_from_labels
 from pyacemaker.validation.metrics import ErrorMetrics, errors_against
-from pyacemaker.validation.reference import oracle_labeller
+from pyacemaker.validation.reference import Labeller, oracle_labeller
 from pyacemaker.validation.suite import SuiteInputs, SuiteResult, phase_eos_checks, run_suite
 
 __all__ = ["Check", "ValidateMaker", "ValidationDoc"]
 
 
 class ValidationDoc(BaseModel):
-    """Held-out errors of the final ACE, the teacher-only ACE and the teacher; EOS; checks.
+    """Held-out errors of the final ACE, the direct fit, the teacher-only ACE and the teacher.
 
-    ``suite`` holds phonons, elastic constants, MD stability and parity when the maker
-    knows the structure (always in the pipeline); its checks are also in ``checks``.
+    ``delivery`` says which ACE the run delivers (the teacher route's or the direct
+    fit, the better on held-out DFT) and why; the held-out checks, the EOS and ``suite``
+    (phonons, elastic constants, MD stability and parity, when the maker knows the
+    structure: always in the pipeline) judge that delivered potential.
     """
 
     test_errors: dict[str, ErrorMetrics]
+    delivery: Delivery | None = None
+    reference_calls: int = Field(default=0, description="DFT calls of the validation suite")
+    reference_seconds: float = Field(default=0.0, description="their wall time (s)")
     eos_dft: EOSResult | None  # None when its fit failed (a FAIL check says why)
     eos_ace: EOSResult | None
     checks: list[Check]
@@ -74,46 +80,65 @@ class ValidateMaker(Maker):
         eos: LabelDoc,
         train: LabelDoc | None = None,
         workdir: str | None = None,
+        direct: AcePotentialDoc | None = None,
     ) -> ValidationDoc:
-        """Compute the errors and checks (data files only; the report job writes the report)."""
+        """Compute the errors and checks (data files only; the report job writes the report).
+
+        With ``direct`` (ACE fitted on the DFT training labels alone) the better of it and
+        ``final`` on held-out DFT is delivered. Raises AceFitError, before the suite runs,
+        if the delivered potential misses its own DFT training cells by the bounds.
+        """
         held_out = read_dataset(test.dataset)
         first = build_prototype(self.structure).info[PHASE_KEY] if self.structure else None
         eos_cells = first_phase(read_dataset(eos.dataset), first)  # one EOS fit: one phase
         with stage(
             "validate", f"{len(held_out)} held-out DFT structures, {len(eos_cells)} EOS cells"
         ):
-            final_calc = ace_calculator(final)
-            errors = {
-                "final_ace": errors_against(held_out, final_calc),
-                "teacher_only_ace": errors_against(held_out, ace_calculator(base)),
-                "teacher": errors_against(held_out, mace_calculator(teacher.model_path)),
-            }
-            suite = None
+            candidates = {"final_ace": final, **({"direct_ace": direct} if direct else {})}
+            errors = {k: errors_against(held_out, ace_calculator(d)) for k, d in candidates.items()}
+            errors["teacher_only_ace"] = errors_against(held_out, ace_calculator(base))
+            errors["teacher"] = errors_against(held_out, mace_calculator(teacher.model_path))
+            delivery = choose(errors, self.thresholds)
+            delivered = candidates[delivery.delivered]
+            delivered_calc = ace_calculator(delivered)
+            train_cells = read_dataset(train.dataset) if train is not None else []
+            if train_cells:
+                on_train = errors_against(train_cells, ace_calculator(delivered))
+                check_on_training(delivery.delivered, on_train, self.thresholds)
+            suite, folder = None, Path(workdir or "validate")
+            reference = None
+            if self.oracle is not None:
+                reference = oracle_labeller(self.oracle.build(), folder / "reference")
             if self.structure is not None:
                 subsets = {"held-out": held_out}
-                if train is not None:
-                    subsets = {"train": read_dataset(train.dataset), **subsets}
-                suite = self._suite(final, eos_cells, subsets, Path(workdir or "validate"))
+                if train_cells:
+                    subsets = {"train": train_cells, **subsets}
+                suite = self._suite(delivered, eos_cells, subsets, folder, reference)
                 eos_dft, eos_ace = suite.eos_ref or suite.eos_ace, suite.eos_ace
             else:
                 eos_dft = eos_from_labels(eos_cells, self.a_ref, self.v_ref)
-                eos_ace = eos_from_calculator(eos_cells, final_calc, self.a_ref, self.v_ref)
+                eos_ace = eos_from_calculator(eos_cells, delivered_calc, self.a_ref, self.v_ref)
         phase_errors = {
-            name: errors_against(cells, final_calc) for name, cells in by_phase(held_out).items()
+            name: errors_against(cells, delivered_calc)
+            for name, cells in by_phase(held_out).items()
         }
-        checks = self._checks(errors["final_ace"], errors["teacher_only_ace"])
+        checks = self._checks(errors, delivery.delivered)
         if len(phase_errors) > 1:
             checks += self._phase_checks(phase_errors)
         checks += suite.checks if suite is not None else []
-        checks += phase_eos_checks(read_dataset(eos.dataset), final_calc, self.thresholds, first)
+        all_eos = read_dataset(eos.dataset)
+        checks += phase_eos_checks(all_eos, delivered_calc, self.thresholds, first)
         return ValidationDoc(
             test_errors=errors,
+            delivery=delivery,
             eos_dft=eos_dft,
             eos_ace=eos_ace,
             checks=checks,
             passed=all(c.passed for c in checks),
             suite=suite,
             phase_errors=phase_errors,
+            reference_calls=reference.calls if reference else 0,
+            reference_seconds=reference.seconds if reference else 0.0,
         )
 
     def _suite(
@@ -122,12 +147,10 @@ class ValidateMaker(Maker):
         eos_cells: list[Atoms],
         subsets: dict[str, list[Atoms]],
         workdir: Path,
+        reference: Labeller | None,
     ) -> SuiteResult:
         """Phonons, elastic, MD and parity; the EOS from the run's labelled DFT EOS cells."""
         assert self.structure is not None
-        reference = None
-        if self.oracle is not None:
-            reference = oracle_labeller(self.oracle.build(), workdir / "reference")
         return run_suite(
             SuiteInputs(
                 prototype=build_prototype(self.structure),
@@ -159,8 +182,9 @@ class ValidateMaker(Maker):
             ]  # fmt: skip
         return checks
 
-    def _checks(self, final: ErrorMetrics, base: ErrorMetrics) -> list[Check]:
-        t = self.thresholds
+    def _checks(self, errors: dict[str, ErrorMetrics], delivered: str) -> list[Check]:
+        """Held-out bounds on the delivered potential; the delta fit against the base fit."""
+        t, final, base = self.thresholds, errors[delivered], errors["teacher_only_ace"]
         return [
             at_most(
                 "held-out energy RMSE (meV/atom)",
@@ -171,7 +195,7 @@ class ValidateMaker(Maker):
             at_most("held-out force RMSE (eV/Å)", final.force_rmse, t.max_force_rmse, "held-out"),
             at_most(
                 "delta correction improves force RMSE (eV/Å)",
-                final.force_rmse,
+                errors["final_ace"].force_rmse,
                 base.force_rmse,
                 "held-out",
             ),

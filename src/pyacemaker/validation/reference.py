@@ -9,6 +9,7 @@ elastic fit with a missing point would be silently wrong.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,7 +26,7 @@ class ReferenceFailedError(RuntimeError):
 
 @dataclass
 class Labeller:
-    """Labels cells (``REF_energy``/``REF_forces``/``REF_stress``) and counts its calls.
+    """Labels cells (``REF_energy``/``REF_forces``/``REF_stress``), counts calls and time.
 
     ``label_fn`` receives the cells and a short task name (``phonons``, ``elastic``...),
     which oracles use as the folder of their calculations.
@@ -34,11 +35,16 @@ class Labeller:
     label_fn: Callable[[Sequence[Atoms], str], list[Atoms]]
     source: str
     calls: int = 0
+    seconds: float = 0.0  # wall time of the labelling calls (the run's DFT ledger)
 
     def label(self, cells: Sequence[Atoms], task: str) -> list[Atoms]:
         """Labelled copies of ``cells`` in order (raises if any cannot be labelled)."""
         self.calls += len(cells)
-        return self.label_fn(cells, task)
+        start = time.perf_counter()
+        try:
+            return self.label_fn(cells, task)
+        finally:
+            self.seconds += time.perf_counter() - start
 
 
 def calculator_labeller(calc: BaseCalculator, source: str) -> Labeller:
