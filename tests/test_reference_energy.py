@@ -47,7 +47,7 @@ def cuau(folder: Path) -> str:
 
 def test_emt_reference_is_emts_own_isolated_atom_energy_and_is_cached(tmp_path: Path) -> None:
     dataset = cuau(tmp_path)
-    doc = reference_energies(EMT_SPEC, dataset, str(tmp_path / "ref"))
+    doc = reference_energies(EMT_SPEC, dataset, str(tmp_path / "ref"), shift=False)
     expected = {}
     for el in ("Au", "Cu"):
         atom = Atoms(el, positions=[[0, 0, 0]])
@@ -57,8 +57,24 @@ def test_emt_reference_is_emts_own_isolated_atom_energy_and_is_cached(tmp_path: 
     assert doc.energies == pytest.approx(expected, abs=1e-9)
     assert 3.0 < doc.energies["Cu"] < 4.0  # EMT's zero is the crystal: a free atom is ~3.5 eV up
     assert doc.n_calls == 2 and doc.n_failed == 0
-    again = reference_energies(EMT_SPEC, dataset, str(tmp_path / "ref"))
+    again = reference_energies(EMT_SPEC, dataset, str(tmp_path / "ref"), shift=False)
     assert again.energies == doc.energies and again.n_calls == 0  # from the cache
+
+
+def test_shifted_zero_keeps_atom_differences_and_equals_least_squares_for_one_element(
+    tmp_path: Path,
+) -> None:
+    doc = reference_energies(EMT_SPEC, cuau(tmp_path), str(tmp_path / "ref"))
+    assert doc.energy_source == "isolated_atom_shifted" and doc.shift < -3.0  # ~ -cohesion
+    assert doc.energies["Au"] - doc.energies["Cu"] == pytest.approx(
+        doc.atom_energies["Au"] - doc.atom_energies["Cu"], abs=1e-12
+    )
+    cu = [bulk("Cu", "fcc", a=a) * (2, 1, 1) for a in (3.5, 3.6, 3.7)]
+    one = labelled_dataset(tmp_path / "cu", cu)
+    shifted = reference_energies(EMT_SPEC, one, str(tmp_path / "ref_cu"))
+    assert shifted.energies["Cu"] == pytest.approx(
+        least_squares_references(read_dataset(one))["Cu"], abs=1e-12
+    )
 
 
 def test_a_failing_atom_falls_back_to_least_squares_and_says_so(tmp_path: Path) -> None:
@@ -82,13 +98,15 @@ def test_pw_isolated_si_atom_is_spin_polarised_and_cached(tmp_path: Path) -> Non
     train = tmp_path / "train.xyz"
     write_dataset(train, [bulk("Si", "diamond", a=5.43)])  # only its elements are read
     cache = tmp_path / "cache"
-    doc = reference_energies(spec, str(train), str(tmp_path / "ref"), cache_dir=str(cache))
+    doc = reference_energies(spec, str(train), str(tmp_path / "ref"), cache_dir=str(cache),
+                             shift=False)
     assert doc.energy_source == "isolated_atom" and doc.n_calls == 1
     output = next((tmp_path / "ref").rglob("espresso.pwo")).read_text()
     assert "total magnetization       =     2.00" in output  # the Si triplet
     assert "min_box=10A" in doc.source and "spin=True" in doc.source
     entries = json.loads((cache / CACHE_FILE).read_text())
     assert [e["element"] for e in entries.values()] == ["Si"]
-    again = reference_energies(spec, str(train), str(tmp_path / "ref2"), cache_dir=str(cache))
+    again = reference_energies(spec, str(train), str(tmp_path / "ref2"), cache_dir=str(cache),
+                               shift=False)
     assert again.n_calls == 0 and again.energies == doc.energies
     assert not (tmp_path / "ref2" / "calculations").exists()  # nothing computed

@@ -198,8 +198,9 @@ class AcePotentialDoc(BaseModel):
     reference_energy_source: str = Field(
         default="given",
         description="How ``reference_energy`` was obtained: ``isolated_atom`` (the oracle's "
-        "free atom, the physical zero), ``least_squares`` (fallback fit over the training "
-        "set, see pyacemaker.dft.reference) or ``given`` by the caller.",
+        "free atom, the physical zero), ``isolated_atom_shifted`` (free atoms plus one "
+        "common per-atom shift fitted to the training set), ``least_squares`` (fallback "
+        "fit over the training set, see pyacemaker.dft.reference) or ``given`` by the caller.",
     )
     elements: list[str]
     settings: AceFitSettings

@@ -41,7 +41,9 @@ class IsolatedAtomMaker(Maker):
     """The energy zero of the potentials: each element's isolated atom, with the oracle.
 
     Runs once per element of the training set (cached in ``cache_dir``, by default the
-    job's folder); falls back to the least-squares zero, recorded, when an atom fails.
+    job's folder); ``shift`` adds one common per-atom shift fitted to the training set
+    (default: the ACE then fits a small residual, not the whole binding energy); falls
+    back to the least-squares zero, recorded, when an atom fails.
     Rules and measured costs: :mod:`pyacemaker.dft.reference`.
     """
 
@@ -49,11 +51,14 @@ class IsolatedAtomMaker(Maker):
     oracle: OracleSpec = field(default_factory=OracleSpec)
     box: float = ATOM_BOX
     cache_dir: str | None = None
+    shift: bool = True
 
     @job
     def make(self, dataset: str, workdir: str) -> ReferenceEnergyDoc:
         """Energies per element of the structures in ``dataset`` (an extxyz file)."""
-        return reference_energies(self.oracle, dataset, workdir, self.box, self.cache_dir)
+        return reference_energies(
+            self.oracle, dataset, workdir, self.box, self.cache_dir, self.shift
+        )
 
 
 @dataclass
