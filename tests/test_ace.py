@@ -95,7 +95,7 @@ def losses(doc: AcePotentialDoc) -> np.ndarray:
 
 class _Records(logging.Handler):
     def __init__(self) -> None:
-        super().__init__(logging.INFO)
+        super().__init__(logging.DEBUG)
         self.messages: list[str] = []
 
     def emit(self, record: logging.LogRecord) -> None:
@@ -117,9 +117,11 @@ def fit_log() -> Iterator[_Records]:
     handler = _Records()
     logger = logging.getLogger("pyacemaker.ace.pacemaker")
     logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
+    level = logger.level
+    logger.setLevel(logging.DEBUG)  # the full pacemaker line is DEBUG (progress lines are INFO)
     yield handler
     logger.removeHandler(handler)
+    logger.setLevel(level)
 
 
 @pytest.fixture(scope="module")

@@ -184,7 +184,8 @@ def test_dashboard_draws_a_finished_run_and_follows_a_running_one(
         page.wait("document.querySelector('#run-state')?.innerText.includes('COMPLETED')")
         for graph in ("g-stages", "g-ledger", "g-committee", "g-parity"):
             assert page.wait(_points(graph)) > 0, graph
-        assert "dft_train" in page.evaluate("document.querySelector('#ledger-table').innerText")
+        ledger = page.evaluate("document.querySelector('#ledger-table').innerText")
+        assert "training" in ledger and "validation reference" in ledger  # the run's own ledger
         anchors = "[...document.querySelectorAll('#run-files a')]"
         links = dict(page.evaluate(f"{anchors}.map(a => [a.innerText, a.href])"))
         assert {"potential.yace", "potential.yaml", "potential.asi", "report"} <= set(links)

@@ -271,6 +271,7 @@ def _ace(cfg: RunConfig, elements: list[str], notes: list[str]) -> AcePlan:
         cutoff=cfg.ace.cutoff,
         number_of_functions_per_element=cfg.ace.n_functions,
         max_iter=cfg.ace.max_iter,
+        max_rmse_fraction=cfg.ace.max_rmse_fraction,
         seed=cfg.seed,
     )
     try:

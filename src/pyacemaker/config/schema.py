@@ -204,6 +204,13 @@ class AceConfig(_Strict):
     delta_dft_weight: float = Field(
         10.0, gt=0, description="a weight of DFT structures relative to teacher ones, e.g. 10"
     )
+    max_rmse_fraction: float = Field(
+        0.5,
+        gt=0,
+        le=1e6,
+        description="a positive fraction of the labels' spread above which a fit's training "
+        "RMSE stops the run as 'did not fit', e.g. 0.5 (docs/validation.md)",
+    )
 
 
 class ValidationConfig(_Strict):

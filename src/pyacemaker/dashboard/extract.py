@@ -104,13 +104,14 @@ def metrics(view: RunView) -> Doc:
 
 
 def _ledger_from_metrics(view: RunView) -> list[Doc] | None:
+    """The run's own ledger (``flows/ledger.py``: ``{"lines": [...], ...}``), once written."""
     for key in LEDGER_KEYS:
         ledger = metrics(view).get(key)
-        if isinstance(ledger, list) and all(isinstance(r, dict) for r in ledger):
-            return ledger
-        if isinstance(ledger, dict):
-            return [{"purpose": k, **v} if isinstance(v, dict) else {"purpose": k, "value": v}
-                    for k, v in ledger.items()]  # fmt: skip
+        lines = ledger.get("lines") if isinstance(ledger, dict) else ledger
+        if isinstance(lines, list) and all(isinstance(r, dict) for r in lines):
+            return [{"purpose": r.get("purpose"), "calls": r.get("calls"),
+                     "failed": r.get("failed", 0), "engine_time_s": r.get("seconds")}
+                    for r in lines]  # fmt: skip
     return None
 
 
