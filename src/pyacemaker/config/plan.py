@@ -300,6 +300,11 @@ def _active_learning(
     core = al.core_radius or round(CORE_SHELL_FACTOR * d_nn, 2)
     side = (al.max_cutout_atoms * proto.get_volume() / len(proto)) ** (1 / 3)
     buffer = al.buffer_radius or round(max(side / 2, core + MIN_BUFFER_SHELL * d_nn), 2)
+    if core >= buffer:  # one radius given, the other from the heuristics
+        raise ConfigError([
+            f"active_learning.buffer_radius: {buffer:g} Å is not larger than core_radius "
+            f"{core:g} Å; give a buffer_radius above {core:g} Å (or leave both unset)"
+        ])  # fmt: skip
     if al.enabled and (al.core_radius is None or al.buffer_radius is None):
         notes.append(
             f"cut-outs: core {core} Å ({CORE_SHELL_FACTOR} x neighbour distance {d_nn:.2f} Å), "
