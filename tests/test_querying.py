@@ -118,6 +118,7 @@ def test_lineage_of_the_potential(run: dict[str, Any]) -> None:
         "ace_delta",
         "ace_base",
         "dft_train",
+        "reference",  # isolated-atom energies: the fits' energy zero
         "teacher_label",
         "teacher",
         "committee",
