@@ -12,5 +12,8 @@ echo "[test] mypy --strict src"; "$VENV/bin/mypy" src
 marker=()
 [ "${PYACEMAKER_FAST:-0}" = "1" ] && marker=(-m "not slow")
 echo "[test] pytest"
-# Tests get their own store so they never touch a user's ~/.pyacemaker.
-PYACEMAKER_STORE="$(mktemp -d)" "$VENV/bin/python" -m pytest -q "${marker[@]}" tests
+# Tests get their own store so they never touch a user's ~/.pyacemaker, and their own
+# temporary folder: pytest's default /tmp/pytest-of-USER keeps only the 3 newest runs, so a
+# second pytest on the machine would delete this run's files (fixture runs) under it.
+PYACEMAKER_STORE="$(mktemp -d)" "$VENV/bin/python" -m pytest -q "${marker[@]}" \
+  --basetemp="$(mktemp -d)/pytest" tests
