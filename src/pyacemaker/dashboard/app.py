@@ -238,4 +238,7 @@ def serve(source: RunSource, host: str = DEFAULT_HOST, port: int = DEFAULT_PORT,
     logger.info("dashboard of %s on http://%s:%d (read-only; Ctrl-C stops)", source.where,
                 host, port)  # fmt: skip
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per poll otherwise
-    create_app(source, interval_s).run(host=host, port=port, debug=False)
+    # One request at a time: the embedded store's SQLite connections belong to the thread
+    # that opened them (a threaded server failed file requests with "SQLite objects created
+    # in a thread can only be used in that same thread"); a local read-only view needs no more.
+    create_app(source, interval_s).run(host=host, port=port, debug=False, threaded=False)
