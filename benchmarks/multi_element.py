@@ -28,37 +28,16 @@ from pyacemaker.ace.schemas import AceFitSettings
 from pyacemaker.dft.reference import isolated_atom, least_squares_references
 from pyacemaker.oracle import label_with
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from tests.test_ace_multi import fcc_cells  # the tests' random fcc decorations
+
 SETTINGS = AceFitSettings(number_of_functions_per_element=30, max_iter=150)
-
-
-def emt_label(cells: list[Atoms]) -> list[Atoms]:
-    """EMT labels (energy, forces, stress) of every cell."""
-    return [label_with(a, EMT(), "ase:EMT") for a in cells]
 
 
 def fcc_a(elements: list[str], symbols: list[str]) -> float:
     """Vegard lattice parameter of an fcc decoration (ASE's elemental reference states)."""
     a = {el: float(reference_states[atomic_numbers[el]]["a"]) for el in elements}
     return float(np.mean([a[s] for s in symbols]))
-
-
-def random_cells(elements: list[str], n: int, seed: int) -> list[Atoms]:
-    """Strained, sheared, rattled fcc cells of 2-4 atoms with random decorations, EMT-labelled."""
-    rng = np.random.default_rng(seed)
-    cells = []
-    for i in range(n):
-        base = bulk("Cu", "fcc", a=1.0, cubic=True) if i % 3 == 0 else (
-            bulk("Cu", "fcc", a=1.0).repeat((i % 3 + 1, 1, 1))
-        )
-        symbols = [str(s) for s in rng.choice(elements, size=len(base))]
-        base.set_chemical_symbols(symbols)
-        scale = fcc_a(elements, symbols) * (1 + 0.04 * (2 * rng.random() - 1))
-        base.set_cell(base.cell[:] * scale, scale_atoms=True)
-        shear = np.eye(3) + 0.02 * rng.standard_normal((3, 3))
-        base.set_cell(base.cell[:] @ shear, scale_atoms=True)
-        base.rattle(0.05, seed=int(rng.integers(1 << 30)))
-        cells.append(base)
-    return emt_label(cells)
 
 
 def emt_atom_energies(elements: list[str]) -> dict[str, float]:
@@ -83,7 +62,7 @@ def fit(train: list[Atoms], test: list[Atoms], ref: dict[str, float], workdir: P
 def zero_study(out: Path, seeds: list[int]) -> list[dict[str, object]]:
     rows: list[dict[str, object]] = []
     for seed in seeds:
-        train, test = random_cells(["Cu"], 30, seed), random_cells(["Cu"], 20, 1000 + seed)
+        train, test = fcc_cells(["Cu"], 30, seed), fcc_cells(["Cu"], 20, 1000 + seed)
         zeros = {"isolated_atom": emt_atom_energies(["Cu"]),
                  "least_squares": least_squares_references(train)}
         for name, ref in zeros.items():
@@ -124,8 +103,8 @@ def basis_study(out: Path, seeds: list[int]) -> list[dict[str, object]]:
     for elements in (["Cu"], ["Au", "Cu"], ["Ag", "Au", "Cu"]):
         for seed in seeds:
             n_train = 30 * len(elements)
-            train = random_cells(elements, n_train, seed)
-            test = random_cells(elements, 20, 1000 + seed)
+            train = fcc_cells(elements, n_train, seed)
+            test = fcc_cells(elements, 20, 1000 + seed)
             ref = emt_atom_energies(elements)
             s = SETTINGS.model_copy(update={"seed": seed})
             r = fit(train, test, ref, out / f"basis_{''.join(elements)}_{seed}", s)
