@@ -313,3 +313,16 @@ def test_active_set_of_few_atoms_falls_back_to_more_environments(
     job = ActiveSetMaker().make(base, [str(few)], str(workdir / "asi"), fallback=[str(more)])
     output = run_locally(job, store=JobStore(MemoryStore()), ensure_success=True)
     assert output[job.uuid][1].output.asi_path.is_file()
+
+
+def test_same_data_and_seed_give_the_same_potential(
+    base: AcePotentialDoc, train: list[Atoms], workdir: Path
+) -> None:
+    """Issue 11 item 7: a run repeated on the same machine delivers the same potential.
+
+    pacemaker's fit is the last random step of the chain (MACE training has its own test
+    in tests/test_surrogate.py); the same data, settings and seed must give the same
+    coefficients, bit for bit.
+    """
+    again = fit_ace(train, workdir / "again", SMALL, reference_energy=REF)
+    assert again.yace_path.read_bytes() == base.yace_path.read_bytes()
