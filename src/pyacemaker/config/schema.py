@@ -140,11 +140,19 @@ class CommitteeConfig(_Strict):
         gt=0,
         description="a force deviation in eV/Å below which teacher labels are accepted, e.g. 0.15",
     )
+    # 0.5 eV/Å: the Si quickstart pool (360 frames) has 6 above it (p99 0.54, max 0.66),
+    # the EMT mini run's none (max 0.16); docs/sampling.md
     threshold_call_dft: float | None = Field(
-        None,
+        0.5,
         gt=0,
         description="a force deviation in eV/Å above which the pool structure goes to DFT, "
         "e.g. 0.5, or null (never call DFT from the pool)",
+    )
+    max_dft_calls: int | None = Field(
+        8,
+        ge=0,
+        description="a cap on pool structures sent to DFT (the least certain first), e.g. 8, "
+        "or null (no cap)",
     )
     uncertain_weight: float = Field(
         0.3,

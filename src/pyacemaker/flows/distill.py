@@ -33,7 +33,9 @@ from pyacemaker.validation.jobs import ValidateMaker
 
 # Fields of teacher.committee that configure the committee and the tiered routing.
 COMMITTEE_FIELDS = {"size", "epochs_fraction", "bootstrap"}
-ROUTING_FIELDS = {"uncertainty_threshold", "threshold_call_dft", "uncertain_weight", "max_force"}
+ROUTING_FIELDS = {
+    "uncertainty_threshold", "threshold_call_dft", "uncertain_weight", "max_force", "max_dft_calls"
+}  # fmt: skip
 
 
 @dataclass
