@@ -259,11 +259,11 @@ class QualityLoopMaker(Maker):
         out: list[Atoms] = []
         for family, k in shares(families, n).items():
             if family == "eos":
-                cells = eos_cells(proto, k, cfg)
+                cells = eos_cells(proto, k, cfg, record.round)
             elif family == "elastic":
-                cells = elastic_cells(cell, k, cfg)
+                cells = elastic_cells(cell, k, cfg, record.round)
             elif family == "phonons":
-                cells = phonon_cells(cell, k, cfg, seed)
+                cells = phonon_cells(cell, k, cfg, seed, record.round)
             elif family == "md":
                 cells = self._md_frames(potential, suite, cell, k, seed)
             else:

@@ -27,6 +27,9 @@ ELASTIC_FACTORS = (2.0, 3.0)  # targeted strains: these x elastic_strain (judge:
 PHONON_FACTOR = 4.0  # targeted displacement: this x phonon_displacement (judge: 2 x)
 RATTLE_SIGMA = 0.05  # Å, rattled supercells for phonons
 FRESH_SEED = 7919  # offset of the fresh held-out cells' seed from the run's
+# Round r of the loop scales the amplitudes by (1 + ROUND_STEP r) (EOS span: + ROUND_STEP r
+# of eos_strain), so a round after a rejected update does not buy the same cells again.
+ROUND_STEP = 0.1
 
 
 def fresh_config(cfg: ValidationConfig) -> ValidationConfig:
@@ -54,28 +57,31 @@ def _tag(cells: list[Atoms], target: str, config_type: str | None = None) -> lis
     return cells
 
 
-def eos_cells(prototype: Atoms, n: int, cfg: ValidationConfig) -> list[Atoms]:
+def eos_cells(prototype: Atoms, n: int, cfg: ValidationConfig, variant: int = 0) -> list[Atoms]:
     """``n`` isotropically scaled cells across 1.2 x the EOS range (replayed as strain).
 
     An even number of volumes, so the unstrained cell (one of the run's EOS cells, which
     are guarded, never trained on) is never among them.
     """
-    series = volume_series(prototype, n + n % 2, EOS_SPAN * cfg.eos_strain)
+    span = (EOS_SPAN + ROUND_STEP * variant) * cfg.eos_strain
+    series = volume_series(prototype, n + n % 2, span)
     return _tag(series[:n], "eos")
 
 
-def elastic_cells(cell: Atoms, n: int, cfg: ValidationConfig) -> list[Atoms]:
+def elastic_cells(cell: Atoms, n: int, cfg: ValidationConfig, variant: int = 0) -> list[Atoms]:
     """Strain states of the defining Voigt components at ±2 and ±3 x elastic_strain."""
-    amounts = [s * f * cfg.elastic_strain for f in ELASTIC_FACTORS for s in (1, -1)]
+    scale = (1 + ROUND_STEP * variant) * cfg.elastic_strain
+    amounts = [s * f * scale for f in ELASTIC_FACTORS for s in (1, -1)]
     cells = [strained(cell, strain_tensor(j, a)) for a in amounts for j in elastic_columns(cell)]
     return _tag(cells[:n], "elastic", "strain")
 
 
-def phonon_cells(cell: Atoms, n: int, cfg: ValidationConfig, seed: int) -> list[Atoms]:
+def phonon_cells(
+    cell: Atoms, n: int, cfg: ValidationConfig, seed: int, variant: int = 0
+) -> list[Atoms]:
     """Finite-displacement supercells at 4 x the displacement, then rattled supercells."""
-    _, displaced = displaced_supercells(
-        cell, cfg.phonon_min_length, PHONON_FACTOR * cfg.phonon_displacement
-    )
+    distance = PHONON_FACTOR * (1 + ROUND_STEP * variant) * cfg.phonon_displacement
+    _, displaced = displaced_supercells(cell, cfg.phonon_min_length, distance)
     rng = np.random.default_rng(seed)
     cells = displaced[:n]
     while len(cells) < n:
