@@ -115,6 +115,14 @@ def test_tiered_oracle_routes_by_uncertainty(
         if atoms.info["route"] == "uncertain":
             assert atoms.arrays["force_weight"].min() == pytest.approx(0.3)
     assert [a.info["input_index"] for a in result.labelled] == list(range(12))
+    # a cap on DFT calls keeps the least certain; the others go back to the teacher, down-weighted
+    oracle.max_dft_calls = 2
+    capped = oracle.label([*near, *far, fused], tmp_path / "capped")
+    assert oracle.routing.counts() == {"teacher": 4, "uncertain": 6, "dft": 2, "rejected": 1}
+    on_dft = [a.info["committee_deviation"] for a in capped.labelled if a.info["route"] == "dft"]
+    assert sorted(on_dft) == pytest.approx(sigma[-2:])
+    assert all(a.arrays["force_weight"].min() == pytest.approx(0.3)
+               for a in capped.labelled if a.info["route"] == "uncertain")  # fmt: skip
 
 
 def test_label_maker_writes_routing_document(

@@ -118,8 +118,25 @@ def _without_id(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 def completed_uuids(store: JobStore, uuids: list[str]) -> set[str]:
-    """The jobs among ``uuids`` whose output is in the store (they finished)."""
-    return {u for u in uuids if store.query_one({"uuid": u}, properties=["uuid"])}
+    """The jobs among ``uuids`` whose final output is in the store (they finished).
+
+    A loop that replaces itself (active learning, the quality loop) stores one output
+    per iteration under the same uuid, with ``stop_reason`` None until the last. A run
+    killed during iteration ≥ 1 left such an intermediate output: counting it as
+    finished made the resumed run validate the intermediate potential as if the loop
+    had ended. Such a job is unfinished (resumed, it starts its loop again; its DFT
+    calculations come back from their checkpoints).
+    """
+    done = set()
+    for uuid in uuids:
+        last = store.query_one({"uuid": uuid}, properties=["index"], sort={"index": -1})
+        if last is None:
+            continue
+        unstopped = {"uuid": uuid, "index": last["index"],
+                     "output.stop_reason": {"$exists": True, "$eq": None}}  # fmt: skip
+        if store.query_one(unstopped, properties=["uuid"]) is None:
+            done.add(uuid)
+    return done
 
 
 def job_states(record: RunRecord, store: JobStore) -> list[tuple[str, str]]:
@@ -142,6 +159,19 @@ def job_states(record: RunRecord, store: JobStore) -> list[tuple[str, str]]:
     return states
 
 
+def target_lines(record: RunRecord, store: JobStore) -> list[str]:
+    """Per target of a completed run: held or missed, with value and target (the report's)."""
+    report = next((e.uuid for e in record.jobs if e.name == "report"), None)
+    doc = store.query_one({"uuid": report}, properties=["output.targets"]) if report else None
+    targets = ((doc or {}).get("output") or {}).get("targets") or []
+    lines = []
+    for t in targets:
+        checks = "; ".join(f"{c['name']} {c['value']:.4g} (target {c['threshold']:.4g})"
+                           for c in t["checks"])  # fmt: skip
+        lines.append(f"  target {t['target']}: {'HELD' if t['held'] else 'MISSED'} — {checks}")
+    return lines
+
+
 def job_state_table(runs: list[RunRecord], path: str | Path | None = None) -> list[str]:
     """Printable lines: one header per run, one line per stage with its state."""
     store = job_store(path)
@@ -153,6 +183,7 @@ def job_state_table(runs: list[RunRecord], path: str | Path | None = None) -> li
         where = record.output_dir
         lines.append(f"{record.name} [{shown}] started {record.started}{took} → {where}")
         lines += [f"  {name:16s} {state}" for name, state in job_states(record, store)]
+        lines += target_lines(record, store)
         if record.state == "FAILED" and record.failure is not None:
             lines.append(f"  why: {record.failure.message(record.name)}".replace("\n", "\n  "))
         elif record.state == "FAILED" and record.error:

@@ -11,7 +11,7 @@ and defines where γ is low.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -54,3 +54,26 @@ def update_potential(
     )
     asi = build_active_set(doc, history, workdir / "active_set")
     return doc.model_copy(update={"asi_path": asi})
+
+
+def replay_update(
+    parent: AcePotentialDoc,
+    history: Sequence[Atoms],
+    new: Sequence[Atoms],
+    workdir: Path,
+    settings: AceFitSettings,
+    *,
+    size: int,
+    seed: int,
+    always: Callable[[Atoms], bool],
+) -> AcePotentialDoc:
+    """Continue ``parent`` on ``new`` plus a replay of ``history``.
+
+    History structures for which ``always`` holds (the EOS and strain cells, which hold
+    B0 and the elastic constants) are replayed in every update, the rest are sampled;
+    the active set covers the whole history and the new data.
+    """
+    kept = [a for a in history if always(a)]
+    rest = [a for a in history if not always(a)]
+    train = replay_buffer(rest, [*kept, *new], size, seed)
+    return update_potential(parent, train, [*history, *new], workdir, settings)

@@ -23,6 +23,13 @@ from pyacemaker.config.schema import (
     StructureConfig,
     ValidationConfig,
 )
+from pyacemaker.config.targets import (
+    QualityPlan,
+    conflicting_aliases,
+    effective_targets,
+    md_update,
+    quality_plan,
+)
 from pyacemaker.dft.oracle import OracleSpec
 from pyacemaker.dft.pseudo import (
     PseudopotentialNotFoundError,
@@ -123,9 +130,10 @@ class Plan(BaseModel):
     teacher: TeacherPlan
     pool: PoolPlan
     ace: AcePlan
-    validation: ValidationConfig
+    validation: ValidationConfig  # its max_* thresholds are the targets (config/targets.py)
     active_learning: ActiveLearningPlan
     notes: list[str]
+    quality: QualityPlan = QualityPlan()
 
     def write(self, path: Path) -> Path:
         """Save as YAML (the record of what the run was asked to do)."""
@@ -395,7 +403,19 @@ def expand(cfg: RunConfig) -> Plan:
         ),
         pool=pool,
         ace=ace,
-        validation=cfg.validation,
+        validation=_validation(cfg),
         active_learning=_active_learning(cfg, proto, pool, ace.delta, notes),
         notes=notes,
+        quality=quality_plan(cfg.targets),
+    )
+
+
+def _validation(cfg: RunConfig) -> ValidationConfig:
+    """Validation settings with the targets as pass thresholds (one source of truth)."""
+    problems = conflicting_aliases(cfg.targets, cfg.validation)
+    if problems:
+        raise ConfigError(problems)
+    v = cfg.validation
+    return v.model_copy(
+        update={**effective_targets(cfg.targets, v), **md_update(cfg.targets, v.md_timestep_fs)}
     )

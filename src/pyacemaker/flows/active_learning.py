@@ -21,7 +21,7 @@ import numpy as np
 from ase import Atoms
 from jobflow import Maker, Response, job
 
-from pyacemaker.ace.incremental import replay_buffer, update_potential
+from pyacemaker.ace.incremental import replay_update
 from pyacemaker.ace.jobs import weighted
 from pyacemaker.ace.pacemaker import (
     WEIGHT_KEY,
@@ -198,10 +198,10 @@ def label_and_update(
     history = read_dataset(loop.history)
     if not new:
         return Update(potential, [], len(cuts), len(result.failed), result.wall_time)
-    strain = [a for a in history if is_strain_cell(a)]  # always replayed: they hold B0, C_ij
-    rest = [a for a in history if not is_strain_cell(a)]
-    train = replay_buffer(rest, [*strain, *new], al.replay_size, al.seed + loop.iteration)
-    updated = update_potential(potential, train, history + new, workdir / "update", al.fit)
+    updated = replay_update(
+        potential, history, new, workdir / "update", al.fit,
+        size=al.replay_size, seed=al.seed + loop.iteration, always=is_strain_cell,
+    )  # fmt: skip
     write_dataset(loop.history, history + new)
     return Update(updated, new, len(cuts), len(result.failed), result.wall_time)
 

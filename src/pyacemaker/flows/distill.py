@@ -19,6 +19,7 @@ from pyacemaker.ace.jobs import AceFitMaker, ActiveSetMaker
 from pyacemaker.config.plan import Plan
 from pyacemaker.dft.jobs import IsolatedAtomMaker, LabelMaker
 from pyacemaker.flows.active_learning import ActiveLearningMaker
+from pyacemaker.flows.quality import QualityLoopMaker
 from pyacemaker.flows.report import ReportMaker
 from pyacemaker.selection.jobs import DiversitySelectMaker
 from pyacemaker.structures.jobs import CandidateMaker
@@ -32,7 +33,9 @@ from pyacemaker.validation.jobs import ValidateMaker
 
 # Fields of teacher.committee that configure the committee and the tiered routing.
 COMMITTEE_FIELDS = {"size", "epochs_fraction", "bootstrap"}
-ROUTING_FIELDS = {"uncertainty_threshold", "threshold_call_dft", "uncertain_weight", "max_force"}
+ROUTING_FIELDS = {
+    "uncertainty_threshold", "threshold_call_dft", "uncertain_weight", "max_force", "max_dft_calls"
+}  # fmt: skip
 
 
 @dataclass
@@ -57,6 +60,7 @@ class DistillationMaker(Maker):
     active_set: ActiveSetMaker = field(default_factory=ActiveSetMaker)
     explore: ActiveLearningMaker | None = None
     validate: ValidateMaker = field(default_factory=ValidateMaker)
+    quality: QualityLoopMaker | None = None
     report: ReportMaker = field(default_factory=ReportMaker)
 
     def make(self, output_dir: str | Path) -> Flow:
@@ -119,7 +123,7 @@ class DistillationMaker(Maker):
                 guard=dft_eos.output.dataset,
             )
             explored, potential, explored_doc = [explore], explore.output.potential, explore.output
-        val = self.validate.make(
+        val = first_val = self.validate.make(
             potential,
             base.output,
             teacher.output,
@@ -129,6 +133,24 @@ class DistillationMaker(Maker):
             workdir=at("10_validate"),
             direct=direct_doc,
         )
+        looped: list[Job] = []
+        if self.quality is not None:  # targets.loop: targeted data, then validate again
+            history, weights = (
+                ([explore.output.history], None)
+                if self.explore is not None
+                else ([dft_train.output.dataset, pool.output.dataset], [self.delta_dft_weight, 1.0])
+            )
+            loop = self.quality.make(
+                val.output, potential, dft_train.output.dataset, history, weights,
+                [dft_test.output.dataset, dft_eos.output.dataset], at("10b_quality"),
+                direct=direct_doc,
+            )  # fmt: skip
+            potential = loop.output.potential
+            val = replace(self.validate, name="validate_final").make(
+                potential, base.output, teacher.output, dft_test.output, dft_eos.output,
+                train=dft_train.output, workdir=at("10_validate"), direct=direct_doc,
+            )  # fmt: skip
+            looped = [loop]
         rep = self.report.make(
             str(d),
             [dft_train.output, dft_test.output, dft_eos.output, ref.output],
@@ -139,6 +161,7 @@ class DistillationMaker(Maker):
             direct=direct_doc,
             pool=pool.output,
             explore=explored_doc,
+            quality=looped[0].output if looped else None,
         )
         jobs: list[Flow | Job] = [
             gen,
@@ -156,6 +179,7 @@ class DistillationMaker(Maker):
             delta,
             final,
             *explored,
+            *([first_val, looped[0]] if looped else []),
             val,
             rep,
         ]
@@ -220,5 +244,6 @@ class DistillationMaker(Maker):
                 md_temperatures=plan.pool.temperatures,
                 seed=plan.seed,
             ),
+            quality=QualityLoopMaker.from_plan(plan) if plan.quality.loop else None,
             report=ReportMaker(settings=plan.model_dump(mode="json")),
         )

@@ -2,7 +2,8 @@
 
 The product promises few DFT calls, so the run must count all of them — the labelled
 training, held-out and EOS sets, but also the pool structures the committee sent to DFT,
-the exploration cut-outs and the validation reference cells — and say how many the
+the exploration cut-outs, the quality loop's targeted cells and fresh reference cells,
+and the validation reference cells — and say how many the
 teacher saved (pool structures labelled by the teacher instead of DFT).
 
 Seconds: for pw.x the time pw.x ran (all self-healing attempts, from its task
@@ -18,6 +19,7 @@ from pathlib import Path
 from pydantic import BaseModel, Field
 
 from pyacemaker.flows.active_learning_schemas import ActiveLearningDoc
+from pyacemaker.flows.quality_schemas import QualityDoc
 from pyacemaker.oracle import LabelDoc
 from pyacemaker.surrogate.schemas import TieredLabelDoc
 from pyacemaker.validation.jobs import ValidationDoc
@@ -68,6 +70,7 @@ def build_ledger(
     validation: ValidationDoc,
     pool: TieredLabelDoc | None = None,
     explore: ActiveLearningDoc | None = None,
+    quality: QualityDoc | None = None,
 ) -> DftLedger:
     """The ledger of a run from its stage documents (``labelled``: purpose → DFT stage)."""
     lines = [
@@ -88,6 +91,13 @@ def build_ledger(
             failed=sum(r.n_failed for r in explore.iterations),
             seconds=sum(r.dft_seconds for r in explore.iterations),
         ))  # fmt: skip
+    if quality is not None:
+        lines += [
+            LedgerLine(purpose="targeted", calls=quality.n_dft, seconds=quality.dft_seconds,
+                       failed=sum(r.n_failed for r in quality.rounds)),
+            LedgerLine(purpose="targets judge (fresh)", calls=quality.judge_calls,
+                       seconds=quality.judge_seconds),
+        ]  # fmt: skip
     lines.append(LedgerLine(
         purpose="validation reference", calls=validation.reference_calls,
         seconds=validation.reference_seconds,

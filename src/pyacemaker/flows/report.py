@@ -15,10 +15,12 @@ from pyacemaker.ace.schemas import AcePotentialDoc
 from pyacemaker.data import read_dataset
 from pyacemaker.flows.active_learning_schemas import ActiveLearningDoc
 from pyacemaker.flows.ledger import DftLedger, build_ledger
+from pyacemaker.flows.quality_schemas import QualityDoc
 from pyacemaker.oracle import LabelDoc
 from pyacemaker.surrogate.schemas import TeacherDoc, TieredLabelDoc
 from pyacemaker.validation.html import HistoryPoint, IterationPoint, write_report
 from pyacemaker.validation.jobs import ValidationDoc
+from pyacemaker.validation.targets import TargetStatus, target_status
 
 
 class RunSummary(BaseModel):
@@ -33,6 +35,8 @@ class RunSummary(BaseModel):
     dft_ledger: DftLedger | None = None
     stage_seconds: dict[str, float]
     validation: ValidationDoc
+    targets: list[TargetStatus] = []  # per target: its checks, values, thresholds, held
+    quality: QualityDoc | None = None
     metrics_file: str
     summary_file: str
     report_file: str | None = None
@@ -68,6 +72,8 @@ def _summary_text(s: RunSummary, teacher: TeacherDoc) -> str:
             f"EOS a0: ACE {v.eos_ace.a0:.4f} Å vs DFT {v.eos_dft.a0:.4f} Å; "
             f"B0: ACE {v.eos_ace.b0_gpa:.1f} GPa vs DFT {v.eos_dft.b0_gpa:.1f} GPa"
         )
+    lines += ["targets (value, target, held):", *(f"  {t.line()}" for t in s.targets)]
+    lines += s.quality.text() if s.quality else []
     lines += [
         f"  [{'PASS' if c.passed else 'FAIL'}] {c.name}: "
         + (c.reason if c.reason else f"{c.value:.4g} (threshold {c.threshold:.4g})")
@@ -137,6 +143,8 @@ def _provenance(
         if s.dft_ledger
         else {},
         "DFT calls the teacher saved": s.dft_ledger.teacher_saved if s.dft_ledger else 0,
+        "targets": {t.target: "held" if t.held else "missed" for t in s.targets},
+        **({"quality loop": s.quality.text()} if s.quality else {}),
         "DFT source": dft[0].source if dft else "",
         "ACE training structures": final.n_train,
         "energy zero (eV/atom)": f"{final.reference_energy} ({final.reference_energy_source})",
@@ -171,6 +179,7 @@ class ReportMaker(Maker):
         direct: AcePotentialDoc | None = None,
         pool: TieredLabelDoc | None = None,
         explore: ActiveLearningDoc | None = None,
+        quality: QualityDoc | None = None,
     ) -> RunSummary:
         """Write ``potential/``, ``metrics.json``, ``summary.txt``, ``report.html``.
 
@@ -183,7 +192,9 @@ class ReportMaker(Maker):
         won = direct is not None and delivery is not None and delivery.delivered == "direct_ace"
         delivered = direct if won and direct is not None else final
         purposes = ("training", "held-out", "EOS", "reference atoms")
-        ledger = build_ledger(dict(zip(purposes, dft, strict=False)), validation, pool, explore)
+        ledger = build_ledger(
+            dict(zip(purposes, dft, strict=False)), validation, pool, explore, quality
+        )
         summary = RunSummary(
             potential=_copy_potential(delivered, out / "potential"),
             dft_calls=ledger.total_calls,
@@ -197,6 +208,8 @@ class ReportMaker(Maker):
                 **({"ace_direct": direct.wall_time_s} if direct is not None else {}),
             },
             validation=validation,
+            targets=target_status(validation.checks),
+            quality=quality,
             metrics_file=str(out / "metrics.json"),
             summary_file=str(out / "summary.txt"),
             report_file=str(out / "report.html"),

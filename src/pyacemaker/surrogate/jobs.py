@@ -158,6 +158,7 @@ class TeacherLabelMaker(Maker):
     uncertain_weight: float = 0.3
     max_force: float = 20.0
     min_distance_factor: float = 0.6
+    max_dft_calls: int | None = None
     dft: OracleSpec | None = None
 
     @job
@@ -180,6 +181,7 @@ class TeacherLabelMaker(Maker):
             uncertain_weight=self.uncertain_weight,
             max_force=self.max_force,
             min_distance_factor=self.min_distance_factor,
+            max_dft_calls=self.max_dft_calls,
         )
         doc = label_dataset(oracle, structures, workdir, self.name)
         return tiered_doc(

@@ -6,7 +6,10 @@ label. Per structure, with σ the committee's largest per-atom force deviation (
 
 * unphysical (atoms too close, or the teacher predicts forces above ``max_force``):
   rejected, with the reason, before any calculation;
-* σ > ``threshold_call_dft`` (when set and a DFT oracle is given): labelled by DFT;
+* σ > ``threshold_call_dft`` (when set and a DFT oracle is given): labelled by DFT —
+  at most ``max_dft_calls`` of them, the least certain first; the others above the
+  threshold are treated as "in between" (the cap keeps a bad teacher from turning the
+  pool into a DFT bill);
 * σ < ``uncertainty_threshold``: the teacher's label is accepted;
 * in between: the teacher's label is kept but every atom whose deviation exceeds
   ``uncertainty_threshold`` gets ``arrays["force_weight"] = uncertain_weight``, so the
@@ -60,7 +63,9 @@ class TieredOracle:
     uncertain_weight: float = 0.3
     max_force: float = 20.0
     min_distance_factor: float = 0.6
+    max_dft_calls: int | None = None
     routing: Routing = field(default_factory=Routing)
+    _weights: dict[int, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
     def source(self) -> str:
@@ -86,19 +91,33 @@ class TieredOracle:
             return "rejected"
         sigma = pred.atom_deviation
         atoms.info[DEVIATION_KEY] = float(sigma.max())
+        weights = np.where(sigma > self.uncertainty_threshold, self.uncertain_weight, 1.0)
         call_dft = self.threshold_call_dft if self.dft is not None else None
         if call_dft is not None and sigma.max() > call_dft:
+            self._weights[id(atoms)] = weights  # used if the cap sends it back to the teacher
             return "dft"
         if sigma.max() < self.uncertainty_threshold:
             return "teacher"
-        weights = np.where(sigma > self.uncertainty_threshold, self.uncertain_weight, 1.0)
         atoms.arrays[FORCE_WEIGHT_KEY] = weights
         return "uncertain"
+
+    def _cap(self, work: list[Atoms]) -> None:
+        """Keep the ``max_dft_calls`` least certain DFT routes; the rest become uncertain."""
+        routes = self.routing.routes
+        to_dft = [i for i, r in enumerate(routes) if r == "dft"]
+        if self.max_dft_calls is None or len(to_dft) <= self.max_dft_calls:
+            return
+        to_dft.sort(key=lambda i: -float(work[i].info[DEVIATION_KEY]))
+        for i in to_dft[self.max_dft_calls :]:
+            routes[i] = "uncertain"
+            work[i].arrays[FORCE_WEIGHT_KEY] = self._weights[id(work[i])]
 
     def label(self, structures: Sequence[Atoms], workdir: Path) -> LabelResult:
         """Route, then label each group with its engine; results in input order."""
         work = [a.copy() for a in structures]
         self.routing = Routing(routes=[self.route(a) for a in work])
+        self._cap(work)
+        self._weights.clear()
         self.routing.rejected = {
             i: str(a.info[REJECT_KEY])
             for i, a in enumerate(work)

@@ -140,11 +140,15 @@ def elastic_result(c: Matrix, system: str, n_calculations: int = 0) -> ElasticRe
     )
 
 
+def elastic_columns(atoms: Atoms) -> tuple[int, ...]:
+    """The Voigt strain components that define C for the crystal system (cubic: xx, yz)."""
+    return _CUBIC_COLUMNS if crystal_system(atoms) == "cubic" else tuple(range(6))
+
+
 def compute_elastic(atoms: Atoms, labeller: Labeller, strain: float, points: int) -> ElasticResult:
     """Clamped-ion stiffness of ``atoms`` (standard orientation) from ``labeller``'s stress."""
     system = crystal_system(atoms)
-    columns = _CUBIC_COLUMNS if system == "cubic" else tuple(range(6))
-    cols, n = stiffness_columns(atoms, labeller, columns, strain, points)
+    cols, n = stiffness_columns(atoms, labeller, elastic_columns(atoms), strain, points)
     if system == "cubic":
         c = _cubic_from_columns(cols)
     else:

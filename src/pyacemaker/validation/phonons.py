@@ -103,14 +103,23 @@ def band_path(atoms: Atoms) -> tuple[list[list[np.ndarray]], list[str]]:
     return segments, labels
 
 
+def displaced_supercells(
+    unitcell: Atoms, min_length: float, displacement: float
+) -> tuple[Phonopy, list[Atoms]]:
+    """Phonopy's symmetry-reduced finite-displacement supercells of ``unitcell``."""
+    matrix = supercell_matrix(unitcell, min_length)
+    phonon = Phonopy(_to_phonopy(unitcell), supercell_matrix=np.diag(matrix))
+    phonon.generate_displacements(distance=displacement)
+    cells = [_to_ase(c) for c in phonon.supercells_with_displacements or [] if c is not None]
+    return phonon, cells
+
+
 def compute_phonons(
     unitcell: Atoms, labeller: Labeller, min_length: float, displacement: float
 ) -> PhononResult:
     """Force constants from ``labeller``'s forces on displaced supercells, bands and DOS."""
     matrix = supercell_matrix(unitcell, min_length)
-    phonon = Phonopy(_to_phonopy(unitcell), supercell_matrix=np.diag(matrix))
-    phonon.generate_displacements(distance=displacement)
-    cells = [_to_ase(c) for c in phonon.supercells_with_displacements or [] if c is not None]
+    phonon, cells = displaced_supercells(unitcell, min_length, displacement)
     phonon.forces = np.array([forces_of(a) for a in labeller.label(cells, "phonons")])
     phonon.produce_force_constants()
     phonon.symmetrize_force_constants()
