@@ -36,16 +36,18 @@ from pyacemaker.oracle import import_object
 from pyacemaker.structures.phases import Phase, StructureError, build_phases, phase_budget
 from pyacemaker.structures.policy import (
     GENERATORS,
+    MELT_QUENCH_FACTOR,
     classify,
     generator_mix,
     melting_point,
 )
+from pyacemaker.surrogate.foundation import foundation_kind
+from pyacemaker.surrogate.pretrain import PRETRAIN_STRUCTURES
 from pyacemaker.surrogate.schemas import MaceTrainSettings, has_foundation
 
 DEFAULT_KSPACING = 0.3  # 1/Å with 2π: ~1 meV/atom k-point error for Si-like cells
 MELT_FRACTIONS = (0.3, 0.6, 0.9)  # MD temperatures as fractions of the lowest melting point
 RATTLE_FRACTIONS = (0.1, 0.25, 0.4)  # thermal-rattle temperatures, fractions of the same
-MELT_QUENCH_FACTOR = 1.5  # melt-quench MD temperature: this times the melting point
 CORE_SHELL_FACTOR = 1.2  # core radius / nearest-neighbour distance: centre + first shell
 MIN_BUFFER_SHELL = 0.5  # buffer at least half a neighbour distance thicker than the core
 
@@ -252,6 +254,19 @@ def _sampling(cfg: RunConfig, proto: Atoms, notes: list[str]) -> SamplingConfig:
     )
 
 
+def _teacher_route(spec: str) -> str:
+    """One sentence on how the teacher starts, by the kind of foundation."""
+    kind = foundation_kind(spec)
+    if kind == "none":
+        return "trained from scratch (no foundation)"
+    if kind == "mace":
+        return f"fine-tuned from the MACE foundation {spec}"
+    return (
+        f"pre-trained on {PRETRAIN_STRUCTURES} synthetic structures labelled by {spec} "
+        "(no DFT), then fine-tuned on the DFT data"
+    )
+
+
 def _melt_quench(cfg: RunConfig, symbols: list[str], notes: list[str]) -> float | None:
     """Melt-quench MD only when a foundation model can describe the liquid."""
     if not has_foundation(cfg.teacher.foundation):
@@ -367,7 +382,7 @@ def expand(cfg: RunConfig) -> Plan:
     )
     notes.append(
         f"teacher: batch {teacher.batch_size}, {teacher.max_num_epochs} epochs for "
-        f"{cfg.sampling.n_train} DFT structures"
+        f"{cfg.sampling.n_train} DFT structures; {_teacher_route(cfg.teacher.foundation)}"
     )
     pool = PoolPlan(
         temperatures=_temperatures(cfg, proto.get_chemical_symbols(), notes),

@@ -160,7 +160,8 @@ class TeacherConfig(_Strict):
     foundation: str = Field(
         "mace-mp-0-small",
         description="'none' (train from scratch), a MACE-MP-0 name such as mace-mp-0-small, "
-        "or a path to a local .model file",
+        "a path to a local .model file, 'chgnet' (offline: its weights ship in its package) "
+        "or a dotted ASE calculator class",
     )
     max_num_epochs: int | None = Field(None, gt=0, description="a positive number of epochs")
     num_channels: int = Field(16, gt=0, description="a positive number of channels, e.g. 16")

@@ -22,12 +22,14 @@ from pyacemaker.flows.active_learning import ActiveLearningMaker
 from pyacemaker.flows.report import ReportMaker
 from pyacemaker.selection.jobs import DiversitySelectMaker
 from pyacemaker.structures.jobs import CandidateMaker
+from pyacemaker.surrogate.foundation import foundation_kind
 from pyacemaker.surrogate.jobs import (
     CommitteeMaker,
     TeacherLabelMaker,
     TeacherMDMaker,
     TeacherTrainMaker,
 )
+from pyacemaker.surrogate.pretrain import PretrainedTeacherMaker
 from pyacemaker.validation.jobs import ValidateMaker
 
 # Fields of teacher.committee that configure the committee and the tiered routing.
@@ -44,7 +46,9 @@ class DistillationMaker(Maker):
     select: DiversitySelectMaker = field(default_factory=DiversitySelectMaker)
     dft: LabelMaker = field(default_factory=LabelMaker)
     reference: IsolatedAtomMaker = field(default_factory=IsolatedAtomMaker)
-    teacher: TeacherTrainMaker = field(default_factory=TeacherTrainMaker)
+    teacher: TeacherTrainMaker | PretrainedTeacherMaker = field(
+        default_factory=TeacherTrainMaker
+    )
     committee: CommitteeMaker | None = field(default_factory=CommitteeMaker)
     teacher_md: TeacherMDMaker = field(default_factory=TeacherMDMaker)
     teacher_label: TeacherLabelMaker = field(default_factory=TeacherLabelMaker)
@@ -187,12 +191,7 @@ class DistillationMaker(Maker):
             ),
             dft=LabelMaker(oracle=plan.oracle),
             reference=IsolatedAtomMaker(oracle=plan.oracle),
-            teacher=TeacherTrainMaker(
-                settings=plan.teacher.settings,
-                foundation=plan.teacher.foundation,
-                finetuning=plan.teacher.finetuning,
-                replay_file=plan.teacher.replay_file,
-            ),
+            teacher=teacher_maker(plan),
             committee=CommitteeMaker(**committee.model_dump(include=COMMITTEE_FIELDS)),
             teacher_label=TeacherLabelMaker(
                 min_distance_factor=plan.sampling.min_distance_factor,
@@ -222,3 +221,22 @@ class DistillationMaker(Maker):
             ),
             report=ReportMaker(settings=plan.model_dump(mode="json")),
         )
+
+
+def teacher_maker(plan: Plan) -> TeacherTrainMaker | PretrainedTeacherMaker:
+    """The teacher stage by the kind of foundation.
+
+    Fine-tuned from a MACE foundation, pre-trained on the labels of a universal
+    calculator (CHGNet) first, or trained from scratch (``foundation: none``).
+    """
+    t = plan.teacher
+    train = TeacherTrainMaker(
+        settings=t.settings, foundation=t.foundation, finetuning=t.finetuning,
+        replay_file=t.replay_file,
+    )  # fmt: skip
+    if foundation_kind(t.foundation) != "calculator":
+        return train
+    return PretrainedTeacherMaker(
+        foundation=t.foundation, structure=plan.structure, sampling=plan.sampling,
+        seed=plan.seed, finetune=train,
+    )  # fmt: skip

@@ -86,6 +86,7 @@ __all__ = [
     "MaceTrainSettings",
     "TeacherDoc",
     "finetune_policy",
+    "foundation_error",
     "mace_calculator",
     "resolve_foundation",
     "resolve_foundation_choice",
@@ -119,12 +120,13 @@ class MaceTrainError(RuntimeError):
 # ----------------------------------------------------------------- foundation models
 
 
-def _foundation_error(spec: str, reason: str) -> FoundationModelError:
+def foundation_error(spec: str, reason: str) -> FoundationModelError:
     """One message with the field, the value, the reason and the fix."""
     return FoundationModelError(
         f"{CONFIG_FIELD} = {spec!r} cannot be used: {reason}. "
-        f"Fix: set '{CONFIG_FIELD}: none' to train the teacher from scratch on the DFT data, "
-        "or set it to the path of a local MACE .model file."
+        f"Fix: set '{CONFIG_FIELD}: chgnet' (a universal model whose weights ship in its "
+        f"package, so it works offline), '{CONFIG_FIELD}: none' to train the teacher from "
+        "scratch on the DFT data, or the path of a local MACE .model file."
     )
 
 
@@ -171,7 +173,7 @@ def _mace_mp_choice(spec: str, size: str) -> FoundationChoice:
         with contextlib.redirect_stdout(printed):  # mace prints its download progress
             path = Path(download_mace_mp_checkpoint(size))
     except Exception as exc:  # any download failure becomes one clear error
-        raise _foundation_error(
+        raise foundation_error(
             spec,
             f"MACE-MP-0 '{size}' is not cached at {expected} and downloading it failed "
             f"({type(exc).__name__}: {exc}; offline?). A file downloaded elsewhere can be "
@@ -191,12 +193,12 @@ def _mace_mp_choice(spec: str, size: str) -> FoundationChoice:
 def _local_choice(spec: str) -> FoundationChoice:
     """Accept an existing local model file once it loads."""
     if not spec.strip():
-        raise _foundation_error(spec, "it is empty")
+        raise foundation_error(spec, "it is empty")
     path = Path(spec.strip()).expanduser()
     if not path.is_file():
         known = ", ".join(sorted(MACE_MP_NAMES))
         where = f"{path} is a directory" if path.is_dir() else f"no file exists at {path}"
-        raise _foundation_error(
+        raise foundation_error(
             spec, f"it is not 'none', not a MACE-MP-0 name ({known}), and {where}"
         )
     path = path.resolve()
@@ -213,17 +215,17 @@ def _check_loads(spec: str, path: Path) -> None:
             warnings.filterwarnings("ignore", message=".*looks like a TorchScript archive")
             model = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as exc:  # unreadable for any reason: one clear error
-        raise _foundation_error(
+        raise foundation_error(
             spec, f"{path} does not load as a MACE model ({type(exc).__name__}: {exc})"
         ) from exc
     if isinstance(model, torch.jit.ScriptModule):  # torch.load quietly jit-loads these
-        raise _foundation_error(
+        raise foundation_error(
             spec,
             f"{path} is a compiled (TorchScript) model, which cannot be fine-tuned; "
             "use the plain .model file written next to it",
         )
     if not (isinstance(model, torch.nn.Module) and hasattr(model, "r_max")):
-        raise _foundation_error(spec, f"{path} holds a {type(model).__name__}, not a MACE model")
+        raise foundation_error(spec, f"{path} holds a {type(model).__name__}, not a MACE model")
 
 
 # -------------------------------------------------------------------------- training
@@ -291,7 +293,8 @@ def finetune_policy(
             reason="multihead requested, but mace-torch 0.3.16 crashes on one-element "
             "foundations; naive fine-tuning instead",
         )
-    replay = str(replay_file) if replay_file else ("mp" if choice.how != "local_file" else None)
+    mace_mp = choice.how in ("cached", "downloaded")  # mace-torch's own replay set fits
+    replay = str(replay_file) if replay_file else ("mp" if mace_mp else None)
     if replay is None:
         return FinetunePlan(
             mode="naive",

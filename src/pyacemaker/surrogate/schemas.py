@@ -94,7 +94,7 @@ class MaceTrainSettings(BaseModel):
         return cls.model_validate({"batch_size": batch, "max_num_epochs": epochs, **given})
 
 
-FoundationHow = Literal["none", "cached", "downloaded", "local_file"]
+FoundationHow = Literal["none", "cached", "downloaded", "local_file", "pretrained"]
 
 
 def has_foundation(spec: str) -> bool:
