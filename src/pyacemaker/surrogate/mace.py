@@ -88,6 +88,7 @@ __all__ = [
     "finetune_policy",
     "foundation_error",
     "mace_calculator",
+    "resolve_device",
     "resolve_foundation",
     "resolve_foundation_choice",
     "teacher_oracle",
@@ -238,7 +239,7 @@ def _train_args(
     foundation: Path | None,
     finetune: FinetunePlan | None = None,
 ) -> list[str]:
-    """Build the ``mace_run_train`` flags of one CPU float64 run.
+    """Build the ``mace_run_train`` flags of one float64 run (on the resolved device).
 
     ``files`` is (train file, valid file, number of validation structures); the
     validation batch never exceeds the set, which MACE would warn about.
@@ -248,7 +249,8 @@ def _train_args(
     args = [
         f"--name={RUN_NAME}", f"--work_dir={run_dir}", f"--seed={s.seed}",
         f"--train_file={train}", f"--valid_file={valid}",
-        "--device=cpu", "--default_dtype=float64", "--save_cpu", "--model=MACE",
+        f"--device={resolve_device(s.device)}", "--default_dtype=float64", "--save_cpu",
+        "--model=MACE",
         f"--num_channels={s.num_channels}", f"--max_L={s.max_L}", f"--r_max={s.r_max}",
         f"--num_interactions={s.num_interactions}", f"--correlation={s.correlation}",
         f"--E0s={s.e0s}", f"--energy_weight={s.energy_weight}",
@@ -270,6 +272,15 @@ def _train_args(
         else:
             args += ["--multiheads_finetuning=False"]
     return args
+
+
+def resolve_device(requested: str) -> str:
+    """``auto`` → ``cuda`` when torch sees a GPU here, else ``cpu``; others unchanged."""
+    if requested != "auto":
+        return requested
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def finetune_policy(
@@ -438,6 +449,7 @@ def train_mace(
         mace_version=_mace_version(),
         log_path=log_path,
         finetuning=finetune,
+        device=resolve_device(settings.device),
     )
     logger.info(
         "MACE teacher %s: validation %.2f meV/atom, %.3f eV/Å (%.0f s)",

@@ -36,7 +36,11 @@ PRETRAIN_SHARES: dict[str, float] = {
 STRAIN_FACTOR = 2.0  # synthetic strains reach this times the DFT candidates' amplitude
 MAX_STRAIN = 0.15
 SEED_OFFSET = 500_009  # synthetic structures never repeat the DFT candidates' draws
-PRETRAIN_STRUCTURES = 120
+# Size and length of the pre-training: 64 synthetic cells, 40 epochs (batch 8, about 320
+# optimizer steps) cost about 1.5 times the 16-cell from-scratch teacher; the benchmark
+# (docs/benchmarks.md) measured this default.
+PRETRAIN_STRUCTURES = 64
+PRETRAIN_EPOCHS = 40
 
 
 def synthetic_sampling(sampling: SamplingConfig, n_structures: int) -> SamplingConfig:
@@ -70,6 +74,7 @@ class PretrainedTeacherMaker(Maker):
     n_structures: int = PRETRAIN_STRUCTURES
     seed: int = 42
     finetune: TeacherTrainMaker = field(default_factory=TeacherTrainMaker)
+    pretrain_epochs: int | None = PRETRAIN_EPOCHS  # None: the for_dataset rule
 
     def _pretrain_settings(self) -> MaceTrainSettings:
         s = self.finetune.settings
@@ -77,7 +82,9 @@ class PretrainedTeacherMaker(Maker):
             include={"num_channels", "max_L", "r_max", "num_interactions", "correlation",
                      "energy_weight", "forces_weight", "seed", "num_threads"}
         )  # fmt: skip
-        return MaceTrainSettings.for_dataset(self.n_structures, **architecture)
+        return MaceTrainSettings.for_dataset(
+            self.n_structures, max_num_epochs=self.pretrain_epochs, **architecture
+        )
 
     def make(self, train: str | OutputReference, workdir: str) -> Flow:
         """Synthetic set → foundation labels → pre-trained MACE → fine-tuned on ``train``."""
