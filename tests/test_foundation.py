@@ -153,3 +153,18 @@ def test_unloadable_foundation_stops_before_any_dft(
     assert "CHGNetCalculator" in check_foundation(CHGNET)
     with pytest.raises(FoundationModelError, match="chgnet"):
         check_foundation("nosuchpackage.calculators.Missing")
+
+
+def test_model_generators_need_a_foundation() -> None:
+    from pyacemaker.config.errors import ConfigError
+    from pyacemaker.config.plan import expand
+    from pyacemaker.config.schema import RunConfig
+
+    mix = {"generators": {"strain": 1.0, "melt_quench": 0.2}}
+    with pytest.raises(ConfigError, match=r"melt_quench.*chgnet"):
+        expand(RunConfig.model_validate({"structure": "Si", "sampling": mix,
+                                         "teacher": {"foundation": "none"}}))  # fmt: skip
+    plan = expand(RunConfig.model_validate({"structure": "Si", "sampling": mix,
+                                            "teacher": {"foundation": "chgnet"}}))  # fmt: skip
+    assert any("pre-trained on 64 synthetic structures labelled by chgnet" in n for n in plan.notes)
+    assert plan.teacher.settings.device == "auto"

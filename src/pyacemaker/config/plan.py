@@ -37,6 +37,7 @@ from pyacemaker.structures.phases import Phase, StructureError, build_phases, ph
 from pyacemaker.structures.policy import (
     GENERATORS,
     MELT_QUENCH_FACTOR,
+    MODEL_GENERATORS,
     classify,
     generator_mix,
     melting_point,
@@ -239,6 +240,12 @@ def _sampling(cfg: RunConfig, proto: Atoms, notes: list[str]) -> SamplingConfig:
         raise ConfigError(
             [f"sampling.generators: unknown {unknown}; expected names from {sorted(GENERATORS)}"]
         )
+    needs_model = sorted(set(s.generators or {}) & set(MODEL_GENERATORS))
+    if needs_model and not has_foundation(cfg.teacher.foundation):
+        raise ConfigError(
+            [f"sampling.generators: {needs_model}: need a model before any DFT; set "
+             "teacher.foundation (e.g. chgnet, which works offline) or remove them"]
+        )  # fmt: skip
     material = s.material_class or classify(proto)
     mix = generator_mix(
         material, s.supercell_atoms, s.generators, has_foundation(cfg.teacher.foundation)

@@ -90,7 +90,8 @@ class SamplingConfig(_Strict):
         None,
         description="a mapping generator -> share, e.g. {strain: 0.3, rattle: 0.4, vacancy: 0.2, "
         "surface: 0.1}; names: strain, rattle, vacancy, interstitial, antisite, surface, "
-        "random_alloy (default: chosen from the material class)",
+        "random_alloy, and with teacher.foundation normal_modes, melt_quench (default: chosen "
+        "from the material class)",
     )
     rattle_temperatures: list[Kelvin] | None = Field(
         None,

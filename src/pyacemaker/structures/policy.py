@@ -250,6 +250,7 @@ def _melt_quench(proto: Atoms, n: int, s: MixSettings, seed: int) -> list[Atoms]
     return frames[:n]
 
 
+MODEL_GENERATORS = ("melt_quench", "normal_modes")  # need teacher.foundation before DFT
 GENERATORS: dict[str, Generator] = {
     "normal_modes": _normal_modes,
     "melt_quench": _melt_quench,
