@@ -76,7 +76,12 @@ class DistillationMaker(Maker):
         dft_test = replace(self.dft, name="dft_test").make(gen.output.test, at("03_dft_test"))
         dft_eos = replace(self.dft, name="dft_eos").make(gen.output.eos, at("03_dft_eos"))
         ref = self.reference.make(dft_train.output.dataset, at("03_reference"))
-        teacher = self.teacher.make(dft_train.output.dataset, at("04_teacher"))
+        teacher_stages = (
+            self.teacher.stages(dft_train.output.dataset, at("04_teacher"))
+            if isinstance(self.teacher, PretrainedTeacherMaker)
+            else [self.teacher.make(dft_train.output.dataset, at("04_teacher"))]
+        )
+        teacher = teacher_stages[-1]
         committee = (
             self.committee.make(
                 teacher.output, dft_train.output.dataset, at("04_teacher/committee")
@@ -151,7 +156,7 @@ class DistillationMaker(Maker):
             dft_test,
             dft_eos,
             ref,
-            teacher,
+            *teacher_stages,
             *([committee] if committee else []),
             md,
             pool,

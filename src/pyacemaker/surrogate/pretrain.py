@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from jobflow import Flow, Maker, OutputReference
+from jobflow import Flow, Job, Maker, OutputReference
 
 from pyacemaker.config.schema import SamplingConfig, StructureConfig
 from pyacemaker.dft.jobs import LabelMaker
@@ -86,8 +86,13 @@ class PretrainedTeacherMaker(Maker):
             self.n_structures, max_num_epochs=self.pretrain_epochs, **architecture
         )
 
-    def make(self, train: str | OutputReference, workdir: str) -> Flow:
-        """Synthetic set → foundation labels → pre-trained MACE → fine-tuned on ``train``."""
+    def stages(self, train: str | OutputReference, workdir: str) -> list[Job]:
+        """Synthetic set → foundation labels → pre-trained MACE → fine-tuned on ``train``.
+
+        The jobs, in order (the last is the teacher), so that a pipeline can list them
+        as its own stages: each shows in ``pyacemaker status`` and is skipped on resume
+        once finished, which a nested Flow would not give.
+        """
         d = Path(workdir) / "pretrain"
         gen = CandidateMaker(
             name="pretrain_generate",
@@ -99,10 +104,15 @@ class PretrainedTeacherMaker(Maker):
         label = LabelMaker(name="pretrain_label", oracle=calculator_spec(self.foundation)).make(
             gen.output.candidates, str(d / "label")
         )
-        pre = TeacherTrainMaker(name="pretrain", settings=self._pretrain_settings()).make(
+        pre = TeacherTrainMaker(name="teacher_pretrain", settings=self._pretrain_settings()).make(
             label.output.dataset, str(d / "mace")
         )
         tuned = replace(self.finetune, foundation=self.foundation).make(
             train, workdir, start_from=pre.output
         )
-        return Flow([gen, label, pre, tuned], output=tuned.output, name=self.name)
+        return [gen, label, pre, tuned]
+
+    def make(self, train: str | OutputReference, workdir: str) -> Flow:
+        """The :meth:`stages` as one Flow whose output is the fine-tuned TeacherDoc."""
+        jobs = self.stages(train, workdir)
+        return Flow(list[Flow | Job](jobs), output=jobs[-1].output, name=self.name)
