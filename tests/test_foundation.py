@@ -30,7 +30,7 @@ from pyacemaker.surrogate.foundation import (
     foundation_kind,
 )
 from pyacemaker.surrogate.jobs import TeacherTrainMaker
-from pyacemaker.surrogate.mace import FoundationModelError
+from pyacemaker.surrogate.mace import FoundationModelError, _train_args, resolve_device
 from pyacemaker.surrogate.pretrain import PretrainedTeacherMaker
 from pyacemaker.surrogate.schemas import MaceTrainSettings, TeacherDoc
 
@@ -43,6 +43,16 @@ def test_foundation_kinds() -> None:
     assert foundation_kind("ase.calculators.emt.EMT") == "calculator"
     assert foundation_kind("mace-mp-0-small") == "mace"
     assert foundation_kind("/some/teacher.model") == "mace"
+
+
+def test_device_auto_follows_torch() -> None:
+    import torch
+
+    assert resolve_device("auto") == ("cuda" if torch.cuda.is_available() else "cpu")
+    assert resolve_device("cpu") == "cpu"
+    assert "--device=cpu" in _train_args(
+        MaceTrainSettings(device="cpu"), Path("run"), (Path("t"), Path("v"), 1), None
+    )
 
 
 def _si(scale: float, seed: int) -> Atoms:
