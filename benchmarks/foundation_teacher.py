@@ -1,7 +1,7 @@
 """Teacher routes at the same DFT data: from scratch vs CHGNet-synthetic pre-training + fine-tune.
 
 Usage: python benchmarks/foundation_teacher.py RUN_DIR OUT_DIR [SEED ...]   (default 7 8 9)
-       python benchmarks/foundation_teacher.py --table OUT_DIR   (reprint a finished run)
+       python benchmarks/foundation_teacher.py --table OUT_DIR [OUT_DIR ...]   (reprint, merged)
 
 RUN_DIR is a finished pw.x run (e.g. the quickstart's runs/si-quickstart): its
 ``plan.yaml`` gives the structure, sampling and teacher settings, and its labelled
@@ -123,8 +123,10 @@ def table(results: dict[str, Any]) -> str:
 
 
 def main(argv: list[str]) -> None:
-    if argv[:1] == ["--table"]:
-        print(table(json.loads((Path(argv[1]) / "results.json").read_text())))
+    if argv[:1] == ["--table"]:  # one or more OUT dirs (e.g. one per seed, run in parallel)
+        parts = [json.loads((Path(d) / "results.json").read_text()) for d in argv[1:]]
+        merged = {**parts[0], "seeds": [row for part in parts for row in part["seeds"]]}
+        print(table(merged))
         return
     run_dir, out = Path(argv[0]), Path(argv[1]).resolve()
     seeds = [int(s) for s in argv[2:]] or [7, 8, 9]
