@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,7 +37,7 @@ from pyacemaker.surrogate.foundation import CHGNET, foundation_calculator
 from pyacemaker.surrogate.jobs import TeacherTrainMaker
 from pyacemaker.surrogate.mace import mace_calculator
 from pyacemaker.surrogate.pretrain import PretrainedTeacherMaker
-from pyacemaker.surrogate.schemas import MaceTrainSettings, TeacherDoc
+from pyacemaker.surrogate.schemas import MaceTrainSettings
 
 SETS = ("03_dft_train", "03_dft_test", "03_dft_eos")
 
@@ -59,12 +59,21 @@ def errors(calc: BaseCalculator, cells: Sequence[Atoms]) -> dict[str, float]:
     }
 
 
-def run(flow: Job | Flow) -> TeacherDoc:
-    """Run a teacher job or flow locally and return its TeacherDoc."""
-    responses = run_locally(flow, ensure_success=True, log=False)
-    out = responses[flow.uuid][1].output
-    doc = TeacherDoc.model_validate(out if isinstance(out, dict) else out.model_dump())
-    return doc
+def trained(workdir: Path, build: Callable[[], Job | Flow]) -> tuple[Path, float | None]:
+    """The teacher model in ``workdir`` (trained by ``build()`` unless already there).
+
+    Returns the model file and the training wall time (None when it was found on disk:
+    an interrupted benchmark resumes without retraining).
+    """
+    model = workdir / "mace" / "teacher.model"
+    if model.is_file():
+        return model, None
+    start = time.perf_counter()
+    flow = build()
+    last = flow.jobs[-1] if isinstance(flow, Flow) else flow
+    run_locally(flow, ensure_success=True, log=False)
+    assert last.uuid and model.is_file()
+    return model, time.perf_counter() - start
 
 
 def one_seed(
@@ -73,11 +82,7 @@ def one_seed(
     """Both teacher routes for one seed, scored on the held-out cells."""
     settings = MaceTrainSettings(**{**plan["teacher"]["settings"], "seed": seed})
     row: dict[str, Any] = {"seed": seed}
-    start = time.perf_counter()
-    scratch = run(TeacherTrainMaker(settings=settings).make(train, str(out / f"scratch_{seed}")))
-    row["scratch"] = errors(mace_calculator(scratch.model_path), held)
-    row["scratch"]["wall_s"] = time.perf_counter() - start
-    start = time.perf_counter()
+    scratch_dir, tuned_dir = out / f"scratch_{seed}", out / f"pretrained_{seed}"
     maker = PretrainedTeacherMaker(
         foundation=CHGNET,
         structure=StructureConfig(**plan["structure"]),
@@ -85,11 +90,17 @@ def one_seed(
         seed=seed,
         finetune=TeacherTrainMaker(settings=settings),
     )
-    tuned = run(maker.make(train, str(out / f"pretrained_{seed}")))
-    row["pretrained"] = errors(mace_calculator(tuned.model_path), held)
-    row["pretrained"]["wall_s"] = time.perf_counter() - start
-    assert tuned.foundation is not None
-    row["pretrain_only"] = errors(mace_calculator(tuned.foundation), held)
+    routes = {
+        "scratch": trained(
+            scratch_dir, lambda: TeacherTrainMaker(settings=settings).make(train, str(scratch_dir))
+        ),
+        "pretrained": trained(tuned_dir, lambda: maker.make(train, str(tuned_dir))),
+        "pretrain_only": (tuned_dir / "pretrain" / "mace" / "mace" / "teacher.model", None),
+    }
+    for route, (model, wall) in routes.items():
+        row[route] = errors(mace_calculator(model), held)
+        if wall is not None:
+            row[route]["wall_s"] = wall
     return row
 
 
