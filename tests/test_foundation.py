@@ -169,6 +169,7 @@ def test_model_generators_need_a_foundation() -> None:
     from pyacemaker.config.errors import ConfigError
     from pyacemaker.config.plan import expand
     from pyacemaker.config.schema import RunConfig
+    from pyacemaker.flows.distill import teacher_maker
 
     mix = {"generators": {"strain": 1.0, "melt_quench": 0.2}}
     with pytest.raises(ConfigError, match=r"melt_quench.*chgnet"):
@@ -176,5 +177,10 @@ def test_model_generators_need_a_foundation() -> None:
                                          "teacher": {"foundation": "none"}}))  # fmt: skip
     plan = expand(RunConfig.model_validate({"structure": "Si", "sampling": mix,
                                             "teacher": {"foundation": "chgnet"}}))  # fmt: skip
-    assert any("pre-trained on 64 synthetic structures labelled by chgnet" in n for n in plan.notes)
+    assert any("trained from scratch; chgnet screens" in n for n in plan.notes)
+    assert isinstance(teacher_maker(plan), TeacherTrainMaker)
     assert plan.teacher.settings.device == "auto"
+    plan = expand(RunConfig.model_validate({"structure": "Si", "sampling": mix, "teacher": {
+        "foundation": "chgnet", "pretrain": True}}))  # fmt: skip
+    assert any("pre-trained on 64 synthetic structures labelled by chgnet" in n for n in plan.notes)
+    assert isinstance(teacher_maker(plan), PretrainedTeacherMaker)

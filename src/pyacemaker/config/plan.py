@@ -61,6 +61,7 @@ class TeacherPlan(BaseModel):
     settings: MaceTrainSettings
     finetuning: str = "naive"
     replay_file: Path | None = None
+    pretrain: bool = False
     committee: CommitteeConfig = CommitteeConfig()
 
 
@@ -261,13 +262,18 @@ def _sampling(cfg: RunConfig, proto: Atoms, notes: list[str]) -> SamplingConfig:
     )
 
 
-def _teacher_route(spec: str) -> str:
+def _teacher_route(spec: str, pretrain: bool) -> str:
     """One sentence on how the teacher starts, by the kind of foundation."""
     kind = foundation_kind(spec)
     if kind == "none":
         return "trained from scratch (no foundation)"
     if kind == "mace":
         return f"fine-tuned from the MACE foundation {spec}"
+    if not pretrain:
+        return (
+            f"trained from scratch; {spec} screens and samples before DFT (synthetic "
+            "pre-training measured worse on Si, docs/benchmarks.md; teacher.pretrain: true)"
+        )
     return (
         f"pre-trained on {PRETRAIN_STRUCTURES} synthetic structures labelled by {spec} "
         "(no DFT), then fine-tuned on the DFT data"
@@ -389,7 +395,8 @@ def expand(cfg: RunConfig) -> Plan:
     )
     notes.append(
         f"teacher: batch {teacher.batch_size}, {teacher.max_num_epochs} epochs for "
-        f"{cfg.sampling.n_train} DFT structures; {_teacher_route(cfg.teacher.foundation)}"
+        f"{cfg.sampling.n_train} DFT structures; "
+        f"{_teacher_route(cfg.teacher.foundation, cfg.teacher.pretrain)}"
     )
     pool = PoolPlan(
         temperatures=_temperatures(cfg, proto.get_chemical_symbols(), notes),
@@ -413,6 +420,7 @@ def expand(cfg: RunConfig) -> Plan:
             settings=teacher,
             finetuning=cfg.teacher.finetuning,
             replay_file=cfg.teacher.replay_file,
+            pretrain=cfg.teacher.pretrain,
             committee=cfg.teacher.committee,
         ),
         pool=pool,

@@ -176,6 +176,12 @@ class TeacherConfig(_Strict):
         description="an extxyz file of the foundation's own data for multihead replay "
         "(MACE-MP-0 names use mace-torch's 'mp' replay set)",
     )
+    pretrain: bool = Field(
+        False,
+        description="true or false: with a non-MACE foundation (chgnet), pre-train the teacher "
+        "on its labels of synthetic cells before fine-tuning on DFT (off: measured worse than "
+        "from scratch on the Si quickstart, docs/benchmarks.md)",
+    )
     committee: CommitteeConfig = Field(default_factory=CommitteeConfig)
 
 

@@ -231,15 +231,16 @@ class DistillationMaker(Maker):
 def teacher_maker(plan: Plan) -> TeacherTrainMaker | PretrainedTeacherMaker:
     """The teacher stage by the kind of foundation.
 
-    Fine-tuned from a MACE foundation, pre-trained on the labels of a universal
-    calculator (CHGNet) first, or trained from scratch (``foundation: none``).
+    Fine-tuned from a MACE foundation; with a universal calculator (CHGNet) trained from
+    scratch, or pre-trained on its labels first when ``teacher.pretrain`` asks (measured
+    worse on Si, docs/benchmarks.md); from scratch for ``foundation: none``.
     """
     t = plan.teacher
     train = TeacherTrainMaker(
         settings=t.settings, foundation=t.foundation, finetuning=t.finetuning,
         replay_file=t.replay_file,
     )  # fmt: skip
-    if foundation_kind(t.foundation) != "calculator":
+    if foundation_kind(t.foundation) != "calculator" or not t.pretrain:
         return train
     return PretrainedTeacherMaker(
         foundation=t.foundation, structure=plan.structure, sampling=plan.sampling,
