@@ -281,8 +281,9 @@ def _teacher_route(spec: str, pretrain: bool) -> str:
 
 
 def _melt_quench(cfg: RunConfig, symbols: list[str], notes: list[str]) -> float | None:
-    """Melt-quench MD only when a foundation model can describe the liquid."""
-    if not has_foundation(cfg.teacher.foundation):
+    """Melt-quench MD only when the teacher starts from a model that knows the liquid."""
+    kind = foundation_kind(cfg.teacher.foundation)
+    if kind == "none" or (kind == "calculator" and not cfg.teacher.pretrain):
         notes.append(
             "no melt-quench: a teacher trained from scratch on near-equilibrium cells "
             "cannot be trusted in the liquid"
