@@ -42,8 +42,7 @@ from pyacemaker.structures.policy import (
     generator_mix,
     melting_point,
 )
-from pyacemaker.surrogate.foundation import foundation_kind
-from pyacemaker.surrogate.pretrain import PRETRAIN_STRUCTURES
+from pyacemaker.surrogate.foundation import foundation_kind, teacher_route
 from pyacemaker.surrogate.schemas import MaceTrainSettings, has_foundation
 
 DEFAULT_KSPACING = 0.3  # 1/Å with 2π: ~1 meV/atom k-point error for Si-like cells
@@ -262,24 +261,6 @@ def _sampling(cfg: RunConfig, proto: Atoms, notes: list[str]) -> SamplingConfig:
     )
 
 
-def _teacher_route(spec: str, pretrain: bool) -> str:
-    """One sentence on how the teacher starts, by the kind of foundation."""
-    kind = foundation_kind(spec)
-    if kind == "none":
-        return "trained from scratch (no foundation)"
-    if kind == "mace":
-        return f"fine-tuned from the MACE foundation {spec}"
-    if not pretrain:
-        return (
-            f"trained from scratch; {spec} screens and samples before DFT (synthetic "
-            "pre-training measured worse on Si, docs/benchmarks.md; teacher.pretrain: true)"
-        )
-    return (
-        f"pre-trained on {PRETRAIN_STRUCTURES} synthetic structures labelled by {spec} "
-        "(no DFT), then fine-tuned on the DFT data"
-    )
-
-
 def _melt_quench(cfg: RunConfig, symbols: list[str], notes: list[str]) -> float | None:
     """Melt-quench MD only when the teacher starts from a model that knows the liquid."""
     kind = foundation_kind(cfg.teacher.foundation)
@@ -397,7 +378,7 @@ def expand(cfg: RunConfig) -> Plan:
     notes.append(
         f"teacher: batch {teacher.batch_size}, {teacher.max_num_epochs} epochs for "
         f"{cfg.sampling.n_train} DFT structures; "
-        f"{_teacher_route(cfg.teacher.foundation, cfg.teacher.pretrain)}"
+        f"{teacher_route(cfg.teacher.foundation, cfg.teacher.pretrain)}"
     )
     pool = PoolPlan(
         temperatures=_temperatures(cfg, proto.get_chemical_symbols(), notes),

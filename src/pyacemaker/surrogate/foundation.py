@@ -112,3 +112,25 @@ def check_foundation(spec: str) -> str:
     from pyacemaker.surrogate.mace import resolve_foundation_choice
 
     return resolve_foundation_choice(spec).detail
+
+
+def teacher_route(spec: str, pretrain: bool) -> str:
+    """One sentence for the plan on how the teacher starts, by the kind of foundation."""
+    from pyacemaker.surrogate.pretrain import (  # lazily: pretrain imports this module
+        PRETRAIN_STRUCTURES as pretrain_structures,
+    )
+
+    kind = foundation_kind(spec)
+    if kind == "none":
+        return "trained from scratch (no foundation)"
+    if kind == "mace":
+        return f"fine-tuned from the MACE foundation {spec}"
+    if not pretrain:
+        return (
+            f"trained from scratch; {spec} screens and samples before DFT (synthetic "
+            "pre-training measured worse on Si, docs/benchmarks.md; teacher.pretrain: true)"
+        )
+    return (
+        f"pre-trained on {pretrain_structures} synthetic structures labelled by {spec} "
+        "(no DFT), then fine-tuned on the DFT data"
+    )
