@@ -28,7 +28,8 @@ def test_quickstart_expands_to_a_full_plan(tmp_path: Path) -> None:
     assert plan.oracle.qe is not None
     assert plan.oracle.qe.pseudopotentials == {"Si": "Si.pbe-rrkj.UPF"}
     assert plan.oracle.qe.ecutwfc >= 25
-    assert plan.teacher.foundation == "none"
+    assert plan.teacher.foundation == "chgnet" and not plan.teacher.pretrain  # offline screen
+    assert plan.pool.melt_temperature is None  # the teacher itself is trained from scratch
     assert len(plan.pool.temperatures) == 3
     assert all(0 < t < 1687 for t in plan.pool.temperatures)  # below Si's melting point
     assert plan.a_ref == pytest.approx(5.43)

@@ -40,11 +40,28 @@ def mace_check() -> tuple[bool, str]:
         return doctor_check()
 
 
+def foundation_check() -> tuple[bool, str]:
+    """The offline foundation (CHGNet, weights in its wheel) loads and evaluates Si2."""
+    import numpy as np
+    from ase.build import bulk
+
+    from pyacemaker.surrogate.foundation import CHGNET, foundation_calculator
+
+    with contextlib.redirect_stdout(io.StringIO()):  # CHGNet prints its size and device
+        atoms = bulk("Si", "diamond", a=5.43)
+        atoms.calc = foundation_calculator(CHGNET)
+        energy = float(atoms.get_potential_energy())
+    if not np.isfinite(energy):
+        return False, f"CHGNet gave a non-finite energy; run `{SETUP}`"
+    return True, f"offline foundation '{CHGNET}' loads and evaluates (Si2: {energy:.3f} eV)"
+
+
 CHECKS: dict[str, Callable[[], tuple[bool, str]]] = {
     "Quantum ESPRESSO": qe_check,
     "LAMMPS + ML-PACE": lammps_check,
     "pacemaker": pacemaker_check,
     "MACE": mace_check,
+    "foundation (CHGNet)": foundation_check,
 }
 
 

@@ -176,13 +176,22 @@ def import_object(dotted: str) -> Any:
 
 
 def ase_calculator_oracle(dotted: str, kwargs: dict[str, Any] | None = None) -> CalculatorOracle:
-    """Oracle from any importable ASE calculator class, e.g. ``ase.calculators.emt.EMT``."""
+    """Oracle from any importable ASE calculator class, e.g. ``ase.calculators.emt.EMT``.
+
+    One instance, built on first use, labels every structure (ASE recomputes whenever
+    the atoms differ): loading a universal model such as CHGNet for each structure took
+    longer than its calculations (40 small cells: 150 s against a few seconds).
+    """
     cls = import_object(dotted)
     options = dict(kwargs or {})
-    return CalculatorOracle(
-        factory=lambda _directory: cls(**options),
-        source=f"ase:{dotted}{options if options else ''}",
-    )
+    loaded: list[BaseCalculator] = []
+
+    def factory(_directory: Path) -> BaseCalculator:
+        if not loaded:
+            loaded.append(cls(**options))
+        return loaded[0]
+
+    return CalculatorOracle(factory=factory, source=f"ase:{dotted}{options if options else ''}")
 
 
 class CalcRecord(BaseModel):

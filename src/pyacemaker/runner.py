@@ -28,7 +28,8 @@ from pyacemaker.store import (
     job_store,
     now,
 )
-from pyacemaker.surrogate.mace import FoundationModelError, resolve_foundation
+from pyacemaker.surrogate.foundation import check_foundation
+from pyacemaker.surrogate.mace import FoundationModelError
 
 logger = logging.getLogger("pyacemaker")
 RUN_MARKER = "run.json"  # in output_dir: which run (in which store) its files belong to
@@ -43,7 +44,7 @@ def checked_plan(config: str | Path) -> Plan:
     """The expanded plan, after checking what must hold before any DFT is spent."""
     plan = plan_from_file(config)
     try:  # a foundation that cannot be loaded stops the run now
-        resolve_foundation(plan.teacher.foundation)
+        check_foundation(plan.teacher.foundation)
     except FoundationModelError as exc:
         raise ConfigError([str(exc)]) from None
     return plan

@@ -43,16 +43,18 @@ from pyacemaker.oracle import import_object
 from pyacemaker.structures.phases import Phase, StructureError, build_phases, phase_budget
 from pyacemaker.structures.policy import (
     GENERATORS,
+    MELT_QUENCH_FACTOR,
+    MODEL_GENERATORS,
     classify,
     generator_mix,
     melting_point,
 )
+from pyacemaker.surrogate.foundation import foundation_kind, teacher_route
 from pyacemaker.surrogate.schemas import MaceTrainSettings, has_foundation
 
 DEFAULT_KSPACING = 0.3  # 1/Å with 2π: ~1 meV/atom k-point error for Si-like cells
 MELT_FRACTIONS = (0.3, 0.6, 0.9)  # MD temperatures as fractions of the lowest melting point
 RATTLE_FRACTIONS = (0.1, 0.25, 0.4)  # thermal-rattle temperatures, fractions of the same
-MELT_QUENCH_FACTOR = 1.5  # melt-quench MD temperature: this times the melting point
 CORE_SHELL_FACTOR = 1.2  # core radius / nearest-neighbour distance: centre + first shell
 MIN_BUFFER_SHELL = 0.5  # buffer at least half a neighbour distance thicker than the core
 
@@ -65,6 +67,7 @@ class TeacherPlan(BaseModel):
     settings: MaceTrainSettings
     finetuning: str = "naive"
     replay_file: Path | None = None
+    pretrain: bool = False
     committee: CommitteeConfig = CommitteeConfig()
 
 
@@ -245,6 +248,12 @@ def _sampling(cfg: RunConfig, proto: Atoms, notes: list[str]) -> SamplingConfig:
         raise ConfigError(
             [f"sampling.generators: unknown {unknown}; expected names from {sorted(GENERATORS)}"]
         )
+    needs_model = sorted(set(s.generators or {}) & set(MODEL_GENERATORS))
+    if needs_model and not has_foundation(cfg.teacher.foundation):
+        raise ConfigError(
+            [f"sampling.generators: {needs_model}: need a model before any DFT; set "
+             "teacher.foundation (e.g. chgnet, which works offline) or remove them"]
+        )  # fmt: skip
     material = s.material_class or classify(proto)
     mix = generator_mix(
         material, s.supercell_atoms, s.generators, has_foundation(cfg.teacher.foundation)
@@ -261,8 +270,9 @@ def _sampling(cfg: RunConfig, proto: Atoms, notes: list[str]) -> SamplingConfig:
 
 
 def _melt_quench(cfg: RunConfig, symbols: list[str], notes: list[str]) -> float | None:
-    """Melt-quench MD only when a foundation model can describe the liquid."""
-    if not has_foundation(cfg.teacher.foundation):
+    """Melt-quench MD only when the teacher starts from a model that knows the liquid."""
+    kind = foundation_kind(cfg.teacher.foundation)
+    if kind == "none" or (kind == "calculator" and not cfg.teacher.pretrain):
         notes.append(
             "no melt-quench: a teacher trained from scratch on near-equilibrium cells "
             "cannot be trusted in the liquid"
@@ -375,7 +385,8 @@ def expand(cfg: RunConfig) -> Plan:
     )
     notes.append(
         f"teacher: batch {teacher.batch_size}, {teacher.max_num_epochs} epochs for "
-        f"{cfg.sampling.n_train} DFT structures"
+        f"{cfg.sampling.n_train} DFT structures; "
+        f"{teacher_route(cfg.teacher.foundation, cfg.teacher.pretrain)}"
     )
     pool = PoolPlan(
         temperatures=_temperatures(cfg, proto.get_chemical_symbols(), notes),
@@ -399,6 +410,7 @@ def expand(cfg: RunConfig) -> Plan:
             settings=teacher,
             finetuning=cfg.teacher.finetuning,
             replay_file=cfg.teacher.replay_file,
+            pretrain=cfg.teacher.pretrain,
             committee=cfg.teacher.committee,
         ),
         pool=pool,

@@ -93,7 +93,8 @@ class SamplingConfig(_Strict):
         None,
         description="a mapping generator -> share, e.g. {strain: 0.3, rattle: 0.4, vacancy: 0.2, "
         "surface: 0.1}; names: strain, rattle, vacancy, interstitial, antisite, surface, "
-        "random_alloy (default: chosen from the material class)",
+        "random_alloy, and with teacher.foundation normal_modes, melt_quench (default: chosen "
+        "from the material class)",
     )
     rattle_temperatures: list[Kelvin] | None = Field(
         None,
@@ -171,7 +172,8 @@ class TeacherConfig(_Strict):
     foundation: str = Field(
         "mace-mp-0-small",
         description="'none' (train from scratch), a MACE-MP-0 name such as mace-mp-0-small, "
-        "or a path to a local .model file",
+        "a path to a local .model file, 'chgnet' (offline: its weights ship in its package) "
+        "or a dotted ASE calculator class",
     )
     max_num_epochs: int | None = Field(None, gt=0, description="a positive number of epochs")
     num_channels: int = Field(16, gt=0, description="a positive number of channels, e.g. 16")
@@ -184,6 +186,12 @@ class TeacherConfig(_Strict):
         None,
         description="an extxyz file of the foundation's own data for multihead replay "
         "(MACE-MP-0 names use mace-torch's 'mp' replay set)",
+    )
+    pretrain: bool = Field(
+        False,
+        description="true or false: with a non-MACE foundation (chgnet), pre-train the teacher "
+        "on its labels of synthetic cells before fine-tuning on DFT (off: measured worse than "
+        "from scratch on the Si quickstart, docs/benchmarks.md)",
     )
     committee: CommitteeConfig = Field(default_factory=CommitteeConfig)
 

@@ -23,12 +23,14 @@ from pyacemaker.flows.quality import QualityLoopMaker
 from pyacemaker.flows.report import ReportMaker
 from pyacemaker.selection.jobs import DiversitySelectMaker
 from pyacemaker.structures.jobs import CandidateMaker
+from pyacemaker.surrogate.foundation import foundation_kind
 from pyacemaker.surrogate.jobs import (
     CommitteeMaker,
     TeacherLabelMaker,
     TeacherMDMaker,
     TeacherTrainMaker,
 )
+from pyacemaker.surrogate.pretrain import PretrainedTeacherMaker
 from pyacemaker.validation.jobs import ValidateMaker
 
 # Fields of teacher.committee that configure the committee and the tiered routing.
@@ -47,7 +49,9 @@ class DistillationMaker(Maker):
     select: DiversitySelectMaker = field(default_factory=DiversitySelectMaker)
     dft: LabelMaker = field(default_factory=LabelMaker)
     reference: IsolatedAtomMaker = field(default_factory=IsolatedAtomMaker)
-    teacher: TeacherTrainMaker = field(default_factory=TeacherTrainMaker)
+    teacher: TeacherTrainMaker | PretrainedTeacherMaker = field(
+        default_factory=TeacherTrainMaker
+    )
     committee: CommitteeMaker | None = field(default_factory=CommitteeMaker)
     teacher_md: TeacherMDMaker = field(default_factory=TeacherMDMaker)
     teacher_label: TeacherLabelMaker = field(default_factory=TeacherLabelMaker)
@@ -76,7 +80,12 @@ class DistillationMaker(Maker):
         dft_test = replace(self.dft, name="dft_test").make(gen.output.test, at("03_dft_test"))
         dft_eos = replace(self.dft, name="dft_eos").make(gen.output.eos, at("03_dft_eos"))
         ref = self.reference.make(dft_train.output.dataset, at("03_reference"))
-        teacher = self.teacher.make(dft_train.output.dataset, at("04_teacher"))
+        teacher_stages = (
+            self.teacher.stages(dft_train.output.dataset, at("04_teacher"))
+            if isinstance(self.teacher, PretrainedTeacherMaker)
+            else [self.teacher.make(dft_train.output.dataset, at("04_teacher"))]
+        )
+        teacher = teacher_stages[-1]
         committee = (
             self.committee.make(
                 teacher.output, dft_train.output.dataset, at("04_teacher/committee")
@@ -170,7 +179,7 @@ class DistillationMaker(Maker):
             dft_test,
             dft_eos,
             ref,
-            teacher,
+            *teacher_stages,
             *([committee] if committee else []),
             md,
             pool,
@@ -211,12 +220,7 @@ class DistillationMaker(Maker):
             ),
             dft=LabelMaker(oracle=plan.oracle),
             reference=IsolatedAtomMaker(oracle=plan.oracle),
-            teacher=TeacherTrainMaker(
-                settings=plan.teacher.settings,
-                foundation=plan.teacher.foundation,
-                finetuning=plan.teacher.finetuning,
-                replay_file=plan.teacher.replay_file,
-            ),
+            teacher=teacher_maker(plan),
             committee=CommitteeMaker(**committee.model_dump(include=COMMITTEE_FIELDS)),
             teacher_label=TeacherLabelMaker(
                 min_distance_factor=plan.sampling.min_distance_factor,
@@ -247,3 +251,23 @@ class DistillationMaker(Maker):
             quality=QualityLoopMaker.from_plan(plan) if plan.quality.loop else None,
             report=ReportMaker(settings=plan.model_dump(mode="json")),
         )
+
+
+def teacher_maker(plan: Plan) -> TeacherTrainMaker | PretrainedTeacherMaker:
+    """The teacher stage by the kind of foundation.
+
+    Fine-tuned from a MACE foundation; with a universal calculator (CHGNet) trained from
+    scratch, or pre-trained on its labels first when ``teacher.pretrain`` asks (measured
+    worse on Si, docs/benchmarks.md); from scratch for ``foundation: none``.
+    """
+    t = plan.teacher
+    train = TeacherTrainMaker(
+        settings=t.settings, foundation=t.foundation, finetuning=t.finetuning,
+        replay_file=t.replay_file,
+    )  # fmt: skip
+    if foundation_kind(t.foundation) != "calculator" or not t.pretrain:
+        return train
+    return PretrainedTeacherMaker(
+        foundation=t.foundation, structure=plan.structure, sampling=plan.sampling,
+        seed=plan.seed, finetune=train,
+    )  # fmt: skip

@@ -46,21 +46,22 @@ def select(features: NDArray[np.float64], n: int, method: Method, seed: int) -> 
 
 
 def _model_path(spec: str) -> Path | None:
-    """The foundation's local file for descriptors and screening, or None (no model)."""
-    if not has_foundation(spec):
-        return None
-    from pyacemaker.surrogate.mace import resolve_foundation
+    """The foundation's MACE file for node-feature descriptors, or None (radial descriptor)."""
+    from pyacemaker.surrogate.foundation import mace_foundation_file
 
-    return resolve_foundation(spec)
+    return mace_foundation_file(spec)
 
 
 @dataclass
 class DiversitySelectMaker(Maker):
     """Screen out unphysical candidates, then pick ``n`` by DIRECT, FPS or at random.
 
-    With ``model`` (a foundation spec) the descriptors are its MACE node features and
-    its forces screen the candidates (zero-shot); without, a radial descriptor and the
-    geometric check only.
+    With ``model`` (a foundation spec) its energies and forces screen the candidates
+    (zero-shot, any universal model); a MACE foundation also gives the descriptors (its
+    node features). Other foundations (CHGNet) and no model use the radial descriptor:
+    CHGNet's atom features could serve as well, but nothing here has measured that they
+    pick better cells, while the radial descriptor's DIRECT picks are measured
+    (docs/sampling.md); the screen is where CHGNet's knowledge pays before DFT.
     """
 
     name: str = "select"
@@ -72,10 +73,12 @@ class DiversitySelectMaker(Maker):
     max_force: float = 20.0
     seed: int = 42
 
-    def _screened(self, structures: Sequence[Atoms], model: Path | None) -> list[int]:
-        from pyacemaker.surrogate.mace import mace_calculator
+    def _screened(self, structures: Sequence[Atoms]) -> list[int]:
+        calc = None
+        if has_foundation(self.model):
+            from pyacemaker.surrogate.foundation import foundation_calculator
 
-        calc = mace_calculator(model) if model is not None else None
+            calc = foundation_calculator(self.model)
         return screen(structures, self.min_distance_factor, calc, self.max_force).kept
 
     @job
@@ -84,10 +87,11 @@ class DiversitySelectMaker(Maker):
         structures = read_dataset(candidates)
         out = Path(workdir)
         with stage("select", f"{self.n} of {len(structures)} by {self.method}"):
-            model = _model_path(self.model)
-            kept = self._screened(structures, model)
+            kept = self._screened(structures)
             pool = [structures[i] for i in kept]
-            features, descriptor = structure_descriptors(pool, model, self.cutoff)
+            features, descriptor = structure_descriptors(
+                pool, _model_path(self.model), self.cutoff
+            )
             picked = select(features, self.n, self.method, self.seed)
             indices = [kept[i] for i in picked.indices]
             reasons = picked.reasons()

@@ -73,11 +73,7 @@ class CandidateMaker(Maker):
     def _settings(self, proto: Atoms) -> MixSettings:
         s = self.sampling
         elements = sorted(set(proto.get_chemical_symbols()))
-        model = None
-        if has_foundation(self.model):
-            from pyacemaker.surrogate.mace import resolve_foundation
-
-            model = str(resolve_foundation(self.model))
+        model = self.model if has_foundation(self.model) else None
         return MixSettings(
             max_strain=s.max_strain,
             rattle=s.rattle,
@@ -85,6 +81,7 @@ class CandidateMaker(Maker):
             supercell_atoms=s.supercell_atoms,
             model=model,
             einstein_thz=einstein_frequency_thz(proto, melting_point(elements)),
+            melting_point=melting_point(elements),
         )
 
     def _phase(self, phase: Phase, n_cand: int, n_test: int, seed: int) -> list[list[Atoms]]:

@@ -16,6 +16,7 @@ from typing import Literal
 
 import numpy as np
 from ase import Atoms
+from ase.calculators.calculator import Calculator
 from pymatgen.core import Composition, Element
 
 from pyacemaker.structures.generate import supercell_repeat
@@ -23,6 +24,7 @@ from pyacemaker.structures.generators import (
     EINSTEIN_THZ,
     antisite_cells,
     interstitial_cells,
+    melt_quench,
     normal_mode_cells,
     random_alloy_cells,
     rattle_cells,
@@ -50,6 +52,8 @@ BASE_MIXES: dict[str, dict[str, float]] = {
     "molecule": {"rattle": 1.0},
 }  # fmt: skip
 DEFECTS = ("vacancy", "interstitial", "antisite")
+MELT_QUENCH_FACTOR = 1.5  # melt-quench MD temperature: this times the melting point
+MELT_INTERVAL = 10  # MD steps between two melt-quench frames
 
 
 # Melting points (K) of compounds the elemental rule gets badly wrong (CRC Handbook of
@@ -161,7 +165,10 @@ class MixSettings:
     temperatures: tuple[float, ...]
     supercell_atoms: int
     einstein_thz: float = EINSTEIN_THZ
-    model: str | None = None  # MACE .model file for model-driven generators (normal modes)
+    # teacher.foundation spec (MACE name/file, chgnet, ...) for the model-driven
+    # generators (normal modes, melt-quench); None when no model exists before DFT
+    model: str | None = None
+    melting_point: float = 1000.0  # K; melt-quench melts at MELT_QUENCH_FACTOR times this
 
 
 Generator = Callable[[Atoms, int, MixSettings, int], list[Atoms]]
@@ -203,21 +210,50 @@ def _alloy(proto: Atoms, n: int, s: MixSettings, seed: int) -> list[Atoms]:
     return random_alloy_cells(cell, composition, n, seed=seed)
 
 
+def _model(s: MixSettings, generator: str) -> Calculator:
+    """The foundation as a calculator for a model-driven generator."""
+    if s.model is None:
+        raise ValueError(f"{generator} needs a model: configure teacher.foundation")
+    from pyacemaker.surrogate.foundation import foundation_calculator
+
+    return foundation_calculator(s.model)
+
+
 def _normal_modes(proto: Atoms, n: int, s: MixSettings, seed: int) -> list[Atoms]:
     """Normal-mode samples with the model's Hessian, at the highest rattle temperature."""
-    if s.model is None:
-        raise ValueError("normal_modes needs a model: configure teacher.foundation")
-    from pyacemaker.surrogate.mace import mace_calculator
-
+    calc = _model(s, "normal_modes")
     with tempfile.TemporaryDirectory() as tmp:
         return normal_mode_cells(
-            proto, mace_calculator(s.model), n, temperature_K=max(s.temperatures), seed=seed,
-            workdir=tmp,
+            proto, calc, n, temperature_K=max(s.temperatures), seed=seed, workdir=tmp
+        )
+
+
+def _melt_quench(proto: Atoms, n: int, s: MixSettings, seed: int) -> list[Atoms]:
+    """``n`` frames of a melt-quench MD run with the foundation model, before any DFT.
+
+    Half the frames come from the melt at ``MELT_QUENCH_FACTOR`` x the melting point,
+    half from the quench to the lowest rattle temperature; a run the model cannot keep
+    stable keeps the frames before the instability.
+    """
+    from pyacemaker.dynamics.ase_md import MDInstabilityError, sample_md
+
+    calc = _model(s, "melt_quench")
+    per_stage = (n + 1) // 2
+    try:
+        frames = melt_quench(
+            _cells(proto, s)[1], calc, sample_md, t_melt=MELT_QUENCH_FACTOR * s.melting_point,
+            t_final=min(s.temperatures), steps=MELT_INTERVAL * per_stage,
+            interval=MELT_INTERVAL, seed=seed,
         )  # fmt: skip
+    except MDInstabilityError as exc:
+        frames = exc.frames
+    return frames[:n]
 
 
+MODEL_GENERATORS = ("melt_quench", "normal_modes")  # need teacher.foundation before DFT
 GENERATORS: dict[str, Generator] = {
     "normal_modes": _normal_modes,
+    "melt_quench": _melt_quench,
     "strain": _strain,
     "rattle": lambda p, n, s, seed: rattle_cells(
         _cells(p, s)[::-1], n, temperatures=s.temperatures, seed=seed, nu_thz=s.einstein_thz

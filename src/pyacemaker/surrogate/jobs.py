@@ -20,6 +20,7 @@ from pyacemaker.structures.generate import supercell_repeat
 from pyacemaker.structures.generators import melt_quench
 from pyacemaker.structures.phases import build_phases, tag_phase
 from pyacemaker.surrogate.committee import Committee, CommitteeDoc, train_committee
+from pyacemaker.surrogate.foundation import foundation_kind
 from pyacemaker.surrogate.mace import (
     finetune_policy,
     mace_calculator,
@@ -27,7 +28,12 @@ from pyacemaker.surrogate.mace import (
     teacher_oracle,
     train_mace,
 )
-from pyacemaker.surrogate.schemas import MaceTrainSettings, TeacherDoc, TieredLabelDoc
+from pyacemaker.surrogate.schemas import (
+    FoundationChoice,
+    MaceTrainSettings,
+    TeacherDoc,
+    TieredLabelDoc,
+)
 from pyacemaker.surrogate.tiered import TieredOracle
 
 logger = logging.getLogger(__name__)
@@ -41,6 +47,9 @@ class TeacherTrainMaker(Maker):
     the worker); a name that cannot be loaded fails the job with a clear error.
     ``finetuning`` asks for naive or multihead fine-tuning; what was done, and why
     (e.g. the fallback from multihead), is in ``TeacherDoc.finetuning``.
+    ``start_from`` (a MACE teacher pre-trained on foundation-labelled structures,
+    :class:`~pyacemaker.surrogate.pretrain.PretrainedTeacherMaker`) replaces the
+    foundation file: the teacher is then that model fine-tuned on ``train``.
     """
 
     name: str = "teacher"
@@ -49,11 +58,24 @@ class TeacherTrainMaker(Maker):
     finetuning: str = "naive"
     replay_file: Path | None = None
 
+    def _choice(self, start_from: TeacherDoc | None) -> FoundationChoice:
+        if start_from is not None:
+            detail = (
+                f"MACE pre-trained on {start_from.n_train} structures labelled by "
+                f"{self.foundation}, at {start_from.model_path}"
+            )
+            return FoundationChoice(
+                spec=self.foundation, path=start_from.model_path, how="pretrained", detail=detail
+            )
+        if foundation_kind(self.foundation) == "calculator":  # nothing MACE can fine-tune
+            return resolve_foundation_choice("none")
+        return resolve_foundation_choice(self.foundation)
+
     @job
-    def make(self, train: str, workdir: str) -> TeacherDoc:
+    def make(self, train: str, workdir: str, start_from: TeacherDoc | None = None) -> TeacherDoc:
         """Train on the structures in ``train`` (extxyz) inside ``workdir``."""
         structures = read_dataset(train)
-        choice = resolve_foundation_choice(self.foundation)
+        choice = self._choice(start_from)
         plan = finetune_policy(choice, self.finetuning, self.replay_file)
         with stage("teacher", f"MACE on {len(structures)} DFT structures ({plan.reason})"):
             return train_mace(structures, workdir, self.settings, foundation=choice, finetune=plan)

@@ -86,7 +86,9 @@ __all__ = [
     "MaceTrainSettings",
     "TeacherDoc",
     "finetune_policy",
+    "foundation_error",
     "mace_calculator",
+    "resolve_device",
     "resolve_foundation",
     "resolve_foundation_choice",
     "teacher_oracle",
@@ -119,12 +121,13 @@ class MaceTrainError(RuntimeError):
 # ----------------------------------------------------------------- foundation models
 
 
-def _foundation_error(spec: str, reason: str) -> FoundationModelError:
+def foundation_error(spec: str, reason: str) -> FoundationModelError:
     """One message with the field, the value, the reason and the fix."""
     return FoundationModelError(
         f"{CONFIG_FIELD} = {spec!r} cannot be used: {reason}. "
-        f"Fix: set '{CONFIG_FIELD}: none' to train the teacher from scratch on the DFT data, "
-        "or set it to the path of a local MACE .model file."
+        f"Fix: set '{CONFIG_FIELD}: chgnet' (a universal model whose weights ship in its "
+        f"package, so it works offline), '{CONFIG_FIELD}: none' to train the teacher from "
+        "scratch on the DFT data, or the path of a local MACE .model file."
     )
 
 
@@ -171,7 +174,7 @@ def _mace_mp_choice(spec: str, size: str) -> FoundationChoice:
         with contextlib.redirect_stdout(printed):  # mace prints its download progress
             path = Path(download_mace_mp_checkpoint(size))
     except Exception as exc:  # any download failure becomes one clear error
-        raise _foundation_error(
+        raise foundation_error(
             spec,
             f"MACE-MP-0 '{size}' is not cached at {expected} and downloading it failed "
             f"({type(exc).__name__}: {exc}; offline?). A file downloaded elsewhere can be "
@@ -191,12 +194,12 @@ def _mace_mp_choice(spec: str, size: str) -> FoundationChoice:
 def _local_choice(spec: str) -> FoundationChoice:
     """Accept an existing local model file once it loads."""
     if not spec.strip():
-        raise _foundation_error(spec, "it is empty")
+        raise foundation_error(spec, "it is empty")
     path = Path(spec.strip()).expanduser()
     if not path.is_file():
         known = ", ".join(sorted(MACE_MP_NAMES))
         where = f"{path} is a directory" if path.is_dir() else f"no file exists at {path}"
-        raise _foundation_error(
+        raise foundation_error(
             spec, f"it is not 'none', not a MACE-MP-0 name ({known}), and {where}"
         )
     path = path.resolve()
@@ -213,17 +216,17 @@ def _check_loads(spec: str, path: Path) -> None:
             warnings.filterwarnings("ignore", message=".*looks like a TorchScript archive")
             model = torch.load(path, map_location="cpu", weights_only=False)
     except Exception as exc:  # unreadable for any reason: one clear error
-        raise _foundation_error(
+        raise foundation_error(
             spec, f"{path} does not load as a MACE model ({type(exc).__name__}: {exc})"
         ) from exc
     if isinstance(model, torch.jit.ScriptModule):  # torch.load quietly jit-loads these
-        raise _foundation_error(
+        raise foundation_error(
             spec,
             f"{path} is a compiled (TorchScript) model, which cannot be fine-tuned; "
             "use the plain .model file written next to it",
         )
     if not (isinstance(model, torch.nn.Module) and hasattr(model, "r_max")):
-        raise _foundation_error(spec, f"{path} holds a {type(model).__name__}, not a MACE model")
+        raise foundation_error(spec, f"{path} holds a {type(model).__name__}, not a MACE model")
 
 
 # -------------------------------------------------------------------------- training
@@ -236,7 +239,7 @@ def _train_args(
     foundation: Path | None,
     finetune: FinetunePlan | None = None,
 ) -> list[str]:
-    """Build the ``mace_run_train`` flags of one CPU float64 run.
+    """Build the ``mace_run_train`` flags of one float64 run (on the resolved device).
 
     ``files`` is (train file, valid file, number of validation structures); the
     validation batch never exceeds the set, which MACE would warn about.
@@ -246,7 +249,8 @@ def _train_args(
     args = [
         f"--name={RUN_NAME}", f"--work_dir={run_dir}", f"--seed={s.seed}",
         f"--train_file={train}", f"--valid_file={valid}",
-        "--device=cpu", "--default_dtype=float64", "--save_cpu", "--model=MACE",
+        f"--device={resolve_device(s.device)}", "--default_dtype=float64", "--save_cpu",
+        "--model=MACE",
         f"--num_channels={s.num_channels}", f"--max_L={s.max_L}", f"--r_max={s.r_max}",
         f"--num_interactions={s.num_interactions}", f"--correlation={s.correlation}",
         f"--E0s={s.e0s}", f"--energy_weight={s.energy_weight}",
@@ -270,6 +274,15 @@ def _train_args(
     return args
 
 
+def resolve_device(requested: str) -> str:
+    """``auto`` → ``cuda`` when torch sees a GPU here, else ``cpu``; others unchanged."""
+    if requested != "auto":
+        return requested
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
 def finetune_policy(
     choice: FoundationChoice, requested: str = "naive", replay_file: Path | None = None
 ) -> FinetunePlan:
@@ -291,7 +304,8 @@ def finetune_policy(
             reason="multihead requested, but mace-torch 0.3.16 crashes on one-element "
             "foundations; naive fine-tuning instead",
         )
-    replay = str(replay_file) if replay_file else ("mp" if choice.how != "local_file" else None)
+    mace_mp = choice.how in ("cached", "downloaded")  # mace-torch's own replay set fits
+    replay = str(replay_file) if replay_file else ("mp" if mace_mp else None)
     if replay is None:
         return FinetunePlan(
             mode="naive",
@@ -435,6 +449,7 @@ def train_mace(
         mace_version=_mace_version(),
         log_path=log_path,
         finetuning=finetune,
+        device=resolve_device(settings.device),
     )
     logger.info(
         "MACE teacher %s: validation %.2f meV/atom, %.3f eV/Å (%.0f s)",

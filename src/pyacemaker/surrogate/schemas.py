@@ -23,7 +23,7 @@ EPOCH_BOUNDS = (30, 300)
 
 
 class MaceTrainSettings(BaseModel):
-    """Hyperparameters of one ``mace_run_train`` run (always CPU, float64).
+    """Hyperparameters of one ``mace_run_train`` run (float64; GPU when present).
 
     Defaults give a tiny CPU teacher (16 channels, scalar features only) that fits a
     few dozen small DFT cells in minutes; energy weight ≫ force weight because the
@@ -57,6 +57,12 @@ class MaceTrainSettings(BaseModel):
     ema: bool = Field(default=True, description="exponential moving average of the weights")
     ema_decay: float = Field(default=0.99, gt=0, lt=1, description="EMA decay")
     seed: int = Field(default=123, description="seed of MACE and of the train/validation split")
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        default="auto",
+        description="where mace_run_train runs: 'auto' = cuda when torch sees a GPU on the "
+        "worker (the 'train' category of submit routes to GPU workers), else cpu; the "
+        "device used is in TeacherDoc.device",
+    )
     num_threads: int = Field(
         default=1,
         gt=0,
@@ -94,7 +100,7 @@ class MaceTrainSettings(BaseModel):
         return cls.model_validate({"batch_size": batch, "max_num_epochs": epochs, **given})
 
 
-FoundationHow = Literal["none", "cached", "downloaded", "local_file"]
+FoundationHow = Literal["none", "cached", "downloaded", "local_file", "pretrained"]
 
 
 def has_foundation(spec: str) -> bool:
@@ -147,6 +153,7 @@ class TeacherDoc(BaseModel):
     finetuning: FinetunePlan | None = Field(
         default=None, description="fine-tuning mode and reason; None for older records"
     )
+    device: str = Field(default="cpu", description="where it was trained: cpu or cuda")
 
 
 class TieredLabelDoc(LabelDoc):

@@ -1,0 +1,166 @@
+"""Teacher routes at the same DFT data: from scratch vs CHGNet-synthetic pre-training + fine-tune.
+
+Usage: python benchmarks/foundation_teacher.py RUN_DIR OUT_DIR [SEED ...]   (default 7 8 9)
+       python benchmarks/foundation_teacher.py --table OUT_DIR [OUT_DIR ...]   (reprint, merged)
+
+RUN_DIR is a finished pw.x run (e.g. the quickstart's runs/si-quickstart): its
+``plan.yaml`` gives the structure, sampling and teacher settings, and its labelled
+``03_dft_train`` (the training cells), ``03_dft_test`` and ``03_dft_eos`` (held out) are
+read, never written. For every seed two teachers are trained on the same DFT training
+cells with the plan's settings (seed replaced): ``scratch`` (TeacherTrainMaker, no
+foundation) and ``pretrained`` (PretrainedTeacherMaker with ``chgnet``: synthetic
+structures labelled by CHGNet, a MACE pre-trained on them, fine-tuned on the DFT cells).
+Both are scored on the held-out DFT cells (test + EOS); so are the pre-trained MACE
+before fine-tuning and CHGNet itself (zero-shot; energies also after removing the mean
+per-atom offset, since CHGNet's zero is not pw.x's). Writes ``results.json`` and prints
+a markdown table.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+from ase import Atoms
+from ase.calculators.calculator import BaseCalculator
+from jobflow import Flow, Job, run_locally
+
+from pyacemaker.config.schema import SamplingConfig, StructureConfig
+from pyacemaker.data import energy_of, forces_of, read_dataset
+from pyacemaker.surrogate.foundation import CHGNET, foundation_calculator
+from pyacemaker.surrogate.jobs import TeacherTrainMaker
+from pyacemaker.surrogate.mace import mace_calculator
+from pyacemaker.surrogate.pretrain import PretrainedTeacherMaker
+from pyacemaker.surrogate.schemas import MaceTrainSettings
+
+SETS = ("03_dft_train", "03_dft_test", "03_dft_eos")
+
+
+def errors(calc: BaseCalculator, cells: Sequence[Atoms]) -> dict[str, float]:
+    """Energy (raw and mean-offset-removed, meV/atom) and force (eV/Å) RMSE of ``calc``."""
+    de, df = [], []
+    for atoms in cells:
+        work = atoms.copy()
+        work.calc = calc
+        de.append((float(work.get_potential_energy()) - energy_of(atoms)) / len(atoms))
+        df.append((np.asarray(work.get_forces(), dtype=float) - forces_of(atoms)).ravel())
+    e = np.array(de)
+    f = np.concatenate(df)
+    return {
+        "energy_mev": 1000 * float(np.sqrt(np.mean(e**2))),
+        "energy_offset_removed_mev": 1000 * float(np.std(e)),
+        "forces": float(np.sqrt(np.mean(f**2))),
+    }
+
+
+def trained(workdir: Path, build: Callable[[], Job | Flow]) -> tuple[Path, float | None]:
+    """The teacher model in ``workdir`` (trained by ``build()`` unless already there).
+
+    Returns the model file and the training wall time (None when it was found on disk:
+    an interrupted benchmark resumes without retraining).
+    """
+    model = workdir / "mace" / "teacher.model"
+    if model.is_file():
+        return model, None
+    start = time.perf_counter()
+    flow = build()
+    last = flow.jobs[-1] if isinstance(flow, Flow) else flow
+    run_locally(flow, ensure_success=True, log=False)
+    assert last.uuid and model.is_file()
+    return model, time.perf_counter() - start
+
+
+def one_seed(
+    plan: dict[str, Any], train: str, held: list[Atoms], out: Path, seed: int
+) -> dict[str, Any]:
+    """Both teacher routes for one seed, scored on the held-out cells."""
+    settings = MaceTrainSettings(**{**plan["teacher"]["settings"], "seed": seed})
+    row: dict[str, Any] = {"seed": seed}
+    scratch_dir, tuned_dir = out / f"scratch_{seed}", out / f"pretrained_{seed}"
+    maker = PretrainedTeacherMaker(
+        foundation=CHGNET,
+        structure=StructureConfig(**plan["structure"]),
+        sampling=SamplingConfig(**plan["sampling"]),
+        seed=seed,
+        finetune=TeacherTrainMaker(settings=settings),
+    )
+    routes = {
+        "scratch": trained(
+            scratch_dir, lambda: TeacherTrainMaker(settings=settings).make(train, str(scratch_dir))
+        ),
+        "pretrained": trained(tuned_dir, lambda: maker.make(train, str(tuned_dir))),
+        "pretrain_only": (tuned_dir / "pretrain" / "mace" / "mace" / "teacher.model", None),
+    }
+    for route, (model, wall) in routes.items():
+        row[route] = errors(mace_calculator(model), held)
+        if wall is not None:
+            row[route]["wall_s"] = wall
+    return row
+
+
+def table(results: dict[str, Any]) -> str:
+    """Markdown table: one line per route, mean and min-max over seeds."""
+    rows = results["seeds"]
+    lines = [
+        "| route (held-out DFT: test + EOS) | forces eV/Å | energy meV/atom "
+        "| energy, offset removed | wall s |",
+        "|---|---|---|---|---|",
+    ]
+
+    def cell(route: str, key: str, fmt: str) -> str:
+        vals = [r[route][key] for r in rows if key in r[route]]
+        if not vals:
+            return "-"
+        return f"{np.mean(vals):{fmt}} ({min(vals):{fmt}}–{max(vals):{fmt}})"
+
+    for route in ("scratch", "pretrained", "pretrain_only"):
+        lines.append(
+            f"| {route} | {cell(route, 'forces', '.3f')} | {cell(route, 'energy_mev', '.1f')} "
+            f"| {cell(route, 'energy_offset_removed_mev', '.1f')} "
+            f"| {cell(route, 'wall_s', '.0f')} |"
+        )
+    for name, z in results["chgnet_zero_shot"].items():
+        lines.append(
+            f"| CHGNet zero-shot on {name} | {z['forces']:.3f} | {z['energy_mev']:.0f} "
+            f"| {z['energy_offset_removed_mev']:.1f} | - |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str]) -> None:
+    if argv[:1] == ["--table"]:  # one or more OUT dirs (e.g. one per seed, run in parallel)
+        parts = [json.loads((Path(d) / "results.json").read_text()) for d in argv[1:]]
+        merged = {**parts[0], "seeds": [row for part in parts for row in part["seeds"]]}
+        print(table(merged))
+        return
+    run_dir, out = Path(argv[0]), Path(argv[1]).resolve()
+    seeds = [int(s) for s in argv[2:]] or [7, 8, 9]
+    out.mkdir(parents=True, exist_ok=True)
+    plan = yaml.safe_load((run_dir / "plan.yaml").read_text())
+    data = {name: read_dataset(run_dir / name / "labelled.xyz") for name in SETS}
+    train = str(out / "train.xyz")
+    Path(train).write_text((run_dir / SETS[0] / "labelled.xyz").read_text())
+    held = data["03_dft_test"] + data["03_dft_eos"]
+    chgnet = foundation_calculator(CHGNET)
+    results: dict[str, Any] = {
+        "run_dir": str(run_dir),
+        "chgnet_zero_shot": {
+            "train": errors(chgnet, data["03_dft_train"]),
+            "held-out": errors(chgnet, held),
+        },
+        "seeds": [],
+    }
+    for seed in seeds:
+        results["seeds"].append(one_seed(plan, train, held, out, seed))
+        (out / "results.json").write_text(json.dumps(results, indent=1))
+        print(table(results), flush=True)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
