@@ -49,9 +49,27 @@ def _validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_reaction(args: argparse.Namespace) -> int:
+    """A config with a ``reaction:`` section: the molecular chain (docs/molecules.md)."""
+    from pyacemaker.flows.reaction import run_reaction
+
+    try:
+        summary = run_reaction(args.config, args.store)
+    except ConfigError as exc:
+        return _problems(exc.problems)
+    except RuntimeError as exc:
+        return _problems(str(exc).splitlines())
+    with open(summary.summary_file) as fh:
+        print(fh.read())
+    return 0 if summary.validation.passed else EXIT_VERDICT_FAIL
+
+
 def _run(args: argparse.Namespace) -> int:
+    from pyacemaker.config.reaction import is_reaction_config
     from pyacemaker.runner import run
 
+    if is_reaction_config(args.config):
+        return _run_reaction(args)
     try:
         summary = run(args.config, args.store)
     except ConfigError as exc:
