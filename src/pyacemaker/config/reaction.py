@@ -18,7 +18,7 @@ import yaml
 from ase import Atoms
 from ase.data import covalent_radii
 from ase.io import read
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 
 from pyacemaker.config.base import Kelvin, Strict, check_elements
 from pyacemaker.config.errors import ConfigError, format_error
@@ -74,31 +74,37 @@ class ReactionConfig(Strict):
 
     @field_validator("reactant", "product", "ts_guess")
     @classmethod
-    def _readable(cls, value: Path | None) -> Path | None:
-        if value is not None:
-            if not value.is_file():
-                raise ValueError(f"file '{value}' does not exist")
-            read_molecule(value)
+    def _readable(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is None:
+            return value
+        if not value.is_file():
+            raise ValueError(f"file '{value}' does not exist")
+        atoms = read_molecule(value)
+        reactant = info.data.get("reactant")
+        if info.field_name != "reactant" and reactant is not None:
+            first = read_molecule(reactant)
+            if list(atoms.symbols) != list(first.symbols):
+                raise ValueError(
+                    f"'{value.name}' has atoms {atoms.get_chemical_formula()} in another order "
+                    f"or number than the reactant's {first.get_chemical_formula()}: list the "
+                    "same atoms in the same order"
+                )
         return value
 
-    @model_validator(mode="after")
-    def _consistent(self) -> ReactionConfig:
-        first = read_molecule(self.reactant)
-        for path in (self.product, self.ts_guess):
-            if path is not None and list(read_molecule(path).symbols) != list(first.symbols):
-                raise ValueError(
-                    f"'{path.name}' has atoms {read_molecule(path).get_chemical_formula()} in "
-                    f"another order or number than the reactant's "
-                    f"{first.get_chemical_formula()}: list the same atoms in the same order"
-                )
-        electrons = int(first.numbers.sum()) - self.charge
-        if electrons <= 0 or (electrons + self.multiplicity - 1) % 2:
+    @field_validator("multiplicity")
+    @classmethod
+    def _spin(cls, value: int, info: ValidationInfo) -> int:
+        reactant, charge = info.data.get("reactant"), info.data.get("charge")
+        if reactant is None or charge is None:
+            return value
+        electrons = int(read_molecule(reactant).numbers.sum()) - charge
+        if electrons <= 0 or (electrons + value - 1) % 2:
             raise ValueError(
-                f"multiplicity {self.multiplicity} is impossible with {electrons} electrons "
-                f"(charge {self.charge}): use an {'odd' if electrons % 2 == 0 else 'even'} "
-                "multiplicity or another charge"
+                f"multiplicity {value} is impossible with {electrons} electrons (charge "
+                f"{charge}): use an {'odd' if electrons % 2 == 0 else 'even'} multiplicity "
+                "or another charge"
             )
-        return self
+        return value
 
 
 class MoleculeSamplingConfig(Strict):
