@@ -45,7 +45,8 @@ def test_bad_reaction_input_is_one_line_each(tmp_path: Path) -> None:
     reaction = {"reactant": str(TUTORIAL / "reactant.xyz"),
                 "product": str(TUTORIAL / "product.xyz"), "charge": -1, "multiplicity": 2}
     (line,) = _problems(_config(tmp_path, reaction=reaction))
-    assert line.startswith("reaction.multiplicity: got 2: ") and "multiplicity 2 is impossible with 80 electrons" in line
+    assert line.startswith("reaction.multiplicity: got 2: ")
+    assert "multiplicity 2 is impossible with 80 electrons" in line
     short = tmp_path / "short.xyz"
     short.write_text("\n".join((TUTORIAL / "product.xyz").read_text().splitlines()[:-1]))
     short.write_text(short.read_text().replace("6\n", "5\n", 1))
