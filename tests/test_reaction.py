@@ -17,12 +17,21 @@ from pyacemaker.config.errors import ConfigError
 from pyacemaker.config.reaction import load_reaction_config
 
 TUTORIAL = Path(__file__).resolve().parents[1] / "workflows" / "tutorial_sn2"
+# The end-to-end budget: the tutorial's reaction with fewer samples and a smaller basis
+# (benchmarks/sn2_seeds.py measures the bounds below over seeds with these settings).
+SMALL_RUN: dict[str, object] = {
+    "sampling": {"temperatures": [300, 600], "normal_modes": 4, "rattle_per_image": 2,
+                 "md_steps": 20, "n_train": 30, "n_test": 8},
+    "ace": {"n_functions": 10, "max_iter": 150},
+    "validation": {"md_steps": 200},
+}  # fmt: skip
 
 
-def _config(tmp_path: Path, **overrides: object) -> Path:
+def sn2_config(tmp_path: Path, seed: int = 1, **overrides: object) -> Path:
+    """A reaction config for the tutorial's Cl- + CH3I in ``tmp_path`` (run in ``run/``)."""
     data: dict[str, object] = {
         "name": "sn2-test",
-        "seed": 1,
+        "seed": seed,
         "output_dir": str(tmp_path / "run"),
         "reaction": {"reactant": str(TUTORIAL / "reactant.xyz"),
                      "product": str(TUTORIAL / "product.xyz"), "charge": -1},
@@ -44,14 +53,34 @@ def test_bad_reaction_input_is_one_line_each(tmp_path: Path) -> None:
     """Impossible spin, mismatched atoms and pw.x (not wired) are refused with the fix."""
     reaction = {"reactant": str(TUTORIAL / "reactant.xyz"),
                 "product": str(TUTORIAL / "product.xyz"), "charge": -1, "multiplicity": 2}
-    (line,) = _problems(_config(tmp_path, reaction=reaction))
+    (line,) = _problems(sn2_config(tmp_path, reaction=reaction))
     assert line.startswith("reaction.multiplicity: got 2: ")
     assert "multiplicity 2 is impossible with 80 electrons" in line
     short = tmp_path / "short.xyz"
     short.write_text("\n".join((TUTORIAL / "product.xyz").read_text().splitlines()[:-1]))
     short.write_text(short.read_text().replace("6\n", "5\n", 1))
     reaction = {**reaction, "multiplicity": 1, "product": str(short)}
-    (line,) = _problems(_config(tmp_path, reaction=reaction))
+    (line,) = _problems(sn2_config(tmp_path, reaction=reaction))
     assert line.startswith("reaction.product: ") and "in another order or number" in line
-    (line,) = _problems(_config(tmp_path, oracle={"engine": "qe"}))
+    (line,) = _problems(sn2_config(tmp_path, oracle={"engine": "qe"}))
     assert line.startswith("oracle: ") and "tblite.ase.TBLite" in line
+
+
+def test_sn2_pipeline_end_to_end_with_gfn2_xtb(tmp_path: Path) -> None:
+    """Two structures in, a potential whose CI-NEB matches the oracle's, and a report out.
+
+    Bounds measured over seeds 1-5 (benchmarks/sn2_seeds.py, SMALL_RUN): see the comments
+    at the assertions.
+    """
+    from pyacemaker.flows.reaction import run_reaction
+
+    summary = run_reaction(sn2_config(tmp_path, **SMALL_RUN), tmp_path / "store")
+    v = summary.validation
+    assert summary.oracle_failed == 0 and summary.oracle_calls > 0
+    assert v.oracle_path.converged and 0.1 < v.oracle_path.barrier < 0.4  # GFN2-xTB: 0.226 eV
+    assert abs(v.barrier_error) < BARRIER_BOUND
+    assert abs(v.reaction_energy_error) < REACTION_BOUND
+    assert v.md is not None and v.md.stable
+    report = Path(summary.report_file).read_text()
+    assert "Reaction path (climbing-image NEB)" in report and "<img" in report
+    assert Path(summary.potential["yace"]).is_file() and Path(summary.potential["asi"]).is_file()

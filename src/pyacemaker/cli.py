@@ -28,10 +28,27 @@ def _problems(lines: list[str]) -> int:
     return EXIT_FAILED
 
 
+def _validate_reaction(args: argparse.Namespace) -> int:
+    from pyacemaker.config.reaction import load_reaction_config, read_molecule
+
+    try:
+        cfg = load_reaction_config(args.config)
+    except ConfigError as exc:
+        return _problems(exc.problems)
+    r = cfg.reaction
+    formula = read_molecule(r.reactant).get_chemical_formula()
+    print(f"OK: {args.config} is a valid reaction ({formula}, charge {r.charge}, "
+          f"multiplicity {r.multiplicity}; outputs in {cfg.folder})")  # fmt: skip
+    return 0
+
+
 def _validate(args: argparse.Namespace) -> int:
     # Not through pyacemaker.runner: that imports every stage (seconds); validate stays fast.
     from pyacemaker.config.errors import load_config
+    from pyacemaker.config.reaction import is_reaction_config
 
+    if is_reaction_config(args.config):
+        return _validate_reaction(args)
     try:
         config = load_config(args.config)
         from pyacemaker.config.plan import expand  # after the schema checks: 1 s of imports
