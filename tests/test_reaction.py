@@ -25,6 +25,8 @@ SMALL_RUN: dict[str, object] = {
     "ace": {"n_functions": 10, "max_iter": 150},
     "validation": {"md_steps": 200},
 }  # fmt: skip
+BARRIER_BOUND = 0.05  # eV (spread over seeds: see the end-to-end test)
+REACTION_BOUND = 0.05  # eV
 
 
 def sn2_config(tmp_path: Path, seed: int = 1, **overrides: object) -> Path:
