@@ -17,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pyacemaker.flows.reaction import run_reaction  # noqa: E402
-from tests.test_reaction import SMALL_RUN, sn2_config  # noqa: E402
+from pyacemaker.flows.reaction import run_reaction
+from tests.test_reaction import SMALL_RUN, sn2_config
 
 
 def main(out: Path, seeds: list[int]) -> None:
