@@ -25,8 +25,13 @@ SMALL_RUN: dict[str, object] = {
     "ace": {"n_functions": 12, "max_iter": 300},
     "validation": {"md_steps": 200},
 }  # fmt: skip
-BARRIER_BOUND = 0.05  # eV (spread over seeds: see the end-to-end test)
-REACTION_BOUND = 0.05  # eV
+# Errors of the potential's CI-NEB against the oracle's, seeds 1-5 with SMALL_RUN
+# (benchmarks/sn2_seeds.py, docs/molecules.md): barrier +20.5, -20.4, -9.4, -7.4, +2.2 meV;
+# reaction energy -136.7, -0.9, +15.9, -49.0, -33.7 meV. This small basis (12 functions per
+# element for four elements) is a smoke-level budget: the tutorial's budget gave +9.7 and
+# -1.0 meV. Bounds about 3x and 1.8x the largest measured error.
+BARRIER_BOUND = 0.06  # eV
+REACTION_BOUND = 0.25  # eV
 
 
 def sn2_config(tmp_path: Path, seed: int = 1, **overrides: object) -> Path:
@@ -68,11 +73,13 @@ def test_bad_reaction_input_is_one_line_each(tmp_path: Path) -> None:
     assert line.startswith("oracle: ") and "tblite.ase.TBLite" in line
 
 
+@pytest.mark.slow
 def test_sn2_pipeline_end_to_end_with_gfn2_xtb(tmp_path: Path) -> None:
     """Two structures in, a potential whose CI-NEB matches the oracle's, and a report out.
 
-    Bounds measured over seeds 1-5 (benchmarks/sn2_seeds.py, SMALL_RUN): see the comments
-    at the assertions.
+    Bounds measured over seeds 1-5 (benchmarks/sn2_seeds.py, SMALL_RUN): see BARRIER_BOUND.
+    Marked slow: 6-12 min on the loaded 2-core machine, most of it pacemaker's TensorFlow
+    set-up of a four-element basis.
     """
     from pyacemaker.flows.reaction import run_reaction
 
