@@ -28,10 +28,27 @@ def _problems(lines: list[str]) -> int:
     return EXIT_FAILED
 
 
+def _validate_reaction(args: argparse.Namespace) -> int:
+    from pyacemaker.config.reaction import load_reaction_config, read_molecule
+
+    try:
+        cfg = load_reaction_config(args.config)
+    except ConfigError as exc:
+        return _problems(exc.problems)
+    r = cfg.reaction
+    formula = read_molecule(r.reactant).get_chemical_formula()
+    print(f"OK: {args.config} is a valid reaction ({formula}, charge {r.charge}, "
+          f"multiplicity {r.multiplicity}; outputs in {cfg.folder})")  # fmt: skip
+    return 0
+
+
 def _validate(args: argparse.Namespace) -> int:
     # Not through pyacemaker.runner: that imports every stage (seconds); validate stays fast.
     from pyacemaker.config.errors import load_config
+    from pyacemaker.config.reaction import is_reaction_config
 
+    if is_reaction_config(args.config):
+        return _validate_reaction(args)
     try:
         config = load_config(args.config)
         from pyacemaker.config.plan import expand  # after the schema checks: 1 s of imports
@@ -49,9 +66,27 @@ def _validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run_reaction(args: argparse.Namespace) -> int:
+    """A config with a ``reaction:`` section: the molecular chain (docs/molecules.md)."""
+    from pyacemaker.flows.reaction import run_reaction
+
+    try:
+        summary = run_reaction(args.config, args.store)
+    except ConfigError as exc:
+        return _problems(exc.problems)
+    except RuntimeError as exc:
+        return _problems(str(exc).splitlines())
+    with open(summary.summary_file) as fh:
+        print(fh.read())
+    return 0 if summary.validation.passed else EXIT_VERDICT_FAIL
+
+
 def _run(args: argparse.Namespace) -> int:
+    from pyacemaker.config.reaction import is_reaction_config
     from pyacemaker.runner import run
 
+    if is_reaction_config(args.config):
+        return _run_reaction(args)
     try:
         summary = run(args.config, args.store)
     except ConfigError as exc:

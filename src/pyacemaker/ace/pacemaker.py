@@ -189,6 +189,8 @@ def fit_ace(
     (workdir / INPUT_YAML).write_text(yaml.safe_dump(config, sort_keys=False))
     start = time.perf_counter()
     _run_pacemaker(workdir, log_every, settings.max_iter)
+    if settings.core_repulsion and settings.core_margin > 0:
+        lower_core(workdir / POTENTIAL_YAML, settings.core_margin)
     _write_yace(workdir / POTENTIAL_YAML, workdir / POTENTIAL_YACE, references)
     initial_loss, final_loss = _read_losses(workdir / METRICS)
     errors = errors_of(frame, workdir / POTENTIAL_YACE)
@@ -363,6 +365,25 @@ def _tail(path: Path, lines: int = _TAIL_LINES) -> str:
     """Last lines of a log, for error messages."""
     text = path.read_text(errors="replace").splitlines() if path.exists() else []
     return "\n".join(text[-lines:])
+
+
+def lower_core(yaml_path: Path, margin: float) -> None:
+    """Move every pair's inner cutoff ``r_in`` ``margin`` Å lower, in place.
+
+    ``repulsion: auto`` puts ``r_in`` at exactly the shortest distance of the pair in the
+    training data, and the switch from ACE to the core spans the ``delta_in`` (0.1 Å)
+    below it, where the ACE pair energy was never fitted: a structure a hundredth of an
+    Ångström closer than any training one (a rattled H-H in the SN2 tutorial) then gets
+    forces of eV/Å from the switch. All training distances lie at or above the old
+    ``r_in``, so the fit's own predictions do not change.
+    """
+    conf = BBasisConfiguration(str(yaml_path))
+    blocks = conf.funcspecs_blocks
+    for block in blocks:
+        if block.r_in > margin:
+            block.r_in -= margin
+    conf.funcspecs_blocks = blocks
+    conf.save(str(yaml_path))
 
 
 def _write_yace(yaml_path: Path, yace_path: Path, reference_energy: Mapping[str, float]) -> None:

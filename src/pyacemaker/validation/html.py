@@ -307,12 +307,13 @@ def render_report(
     history: Sequence[HistoryPoint] = (),
     iterations: Sequence[IterationPoint] = (),
     stop_reason: str | None = None,
+    extra: Sequence[str] = (),
 ) -> str:
-    """The whole report as one HTML string."""
+    """The whole report as one HTML string; ``extra`` sections follow the checks table."""
     passed = all(c.passed for c in checks)
     verdict = f'<p class="{"PASS" if passed else "FAIL"}"><b>{"PASS" if passed else "FAIL"}</b>'
     verdict += f": {sum(c.passed for c in checks)}/{len(checks)} checks pass</p>"
-    sections = [_section("Checks", checks_table(checks))]
+    sections = [_section("Checks", checks_table(checks)), *extra]
     sections += _suite_sections(suite) if suite is not None else []
     sections.append(_section("Error history", _img(plot_history(history))))
     sections.append(iterations_section(iterations, stop_reason))
@@ -331,10 +332,11 @@ def write_report(path: str | Path, title: str, checks: Sequence[Check],
                  suite: SuiteResult | None, provenance: Mapping[str, Any],
                  history: Sequence[HistoryPoint] = (),
                  iterations: Sequence[IterationPoint] = (),
-                 stop_reason: str | None = None) -> Path:  # fmt: skip
+                 stop_reason: str | None = None, extra: Sequence[str] = ()) -> Path:  # fmt: skip
     """Write :func:`render_report` to ``path`` and return it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    page = render_report(title, checks, suite, provenance, history, iterations, stop_reason)
+    page = render_report(title, checks, suite, provenance, history, iterations, stop_reason,
+                         extra)  # fmt: skip
     path.write_text(page, encoding="utf-8")
     return path

@@ -1,0 +1,211 @@
+"""The config of a molecular run: a reaction from two structure files (docs/molecules.md).
+
+A config with a top-level ``reaction:`` section is a molecular run: reactant and product
+complexes (xyz files, the same atoms in the same order), optionally a transition-state
+guess, a total charge and a spin multiplicity. Crystal sections (``structure``, ``dft``,
+``teacher``, ``pool``) do not apply and are refused as unknown keys, so a user never
+believes a setting is used when it is not. Every problem is one line naming the field,
+the value and the fix, like the crystal config (:mod:`pyacemaker.config.errors`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import yaml
+from ase import Atoms
+from ase.data import covalent_radii
+from ase.io import read
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
+
+from pyacemaker.config.base import Kelvin, Strict, check_elements
+from pyacemaker.config.errors import ConfigError, format_error
+from pyacemaker.config.schema import AceConfig, OracleConfig
+
+OVERLAP_FACTOR = 0.5  # of the sum of covalent radii: closer atoms in an input file overlap
+MAX_MOLECULE_ATOMS = 200  # a reaction complex is labelled hundreds of times by the oracle
+
+
+def read_molecule(path: Path) -> Atoms:
+    """The first frame of ``path``, non-periodic; ValueError with the fix when unusable."""
+    try:
+        atoms = read(path, index=0)
+    except Exception as exc:  # ASE raises many types for unreadable files
+        raise ValueError(f"cannot read '{path}' ({type(exc).__name__}); give an xyz file") from None
+    if not isinstance(atoms, Atoms) or not 2 <= len(atoms) <= MAX_MOLECULE_ATOMS:
+        raise ValueError(f"'{path}' must hold 2 to {MAX_MOLECULE_ATOMS} atoms")
+    check_elements([str(s) for s in atoms.symbols])
+    if not np.all(np.isfinite(atoms.positions)):
+        raise ValueError(f"'{path}' has non-finite coordinates")
+    radii = covalent_radii[atoms.numbers]
+    distances = atoms.get_all_distances()
+    limit = OVERLAP_FACTOR * (radii[:, None] + radii[None, :])
+    np.fill_diagonal(distances, np.inf)
+    i, j = np.unravel_index(np.argmin(distances / limit), distances.shape)
+    if distances[i, j] < limit[i, j]:
+        raise ValueError(
+            f"atoms {i} and {j} of '{path}' are {distances[i, j]:.2f} Å apart (overlap); "
+            "check the coordinates' units (Å)"
+        )
+    atoms.pbc = False
+    return atoms
+
+
+class ReactionConfig(Strict):
+    """The reacting system: end points, optional transition-state guess, charge, spin."""
+
+    reactant: Path = Field(description="an xyz file of the reactant complex (Å)")
+    product: Path = Field(
+        description="an xyz file of the product complex with the reactant's atoms in the same order"
+    )
+    ts_guess: Path | None = Field(
+        None, description="an xyz file of a transition-state guess (same atoms), or null"
+    )
+    charge: int = Field(0, ge=-10, le=10, description="a total charge from -10 to 10, e.g. -1")
+    multiplicity: int = Field(
+        1, ge=1, le=11, description="a spin multiplicity 2S+1 from 1 to 11, e.g. 1 (singlet)"
+    )
+    n_images: int = Field(
+        7, ge=3, le=30, description="a number of NEB images from 3 to 30, end points included"
+    )
+    relax: bool = Field(True, description="true (relax the end points with the oracle) or false")
+
+    @field_validator("reactant", "product", "ts_guess")
+    @classmethod
+    def _readable(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is None:
+            return value
+        if not value.is_file():
+            raise ValueError(f"file '{value}' does not exist")
+        atoms = read_molecule(value)
+        reactant = info.data.get("reactant")
+        if info.field_name != "reactant" and reactant is not None:
+            first = read_molecule(reactant)
+            if list(atoms.symbols) != list(first.symbols):
+                raise ValueError(
+                    f"'{value.name}' has atoms {atoms.get_chemical_formula()} in another order "
+                    f"or number than the reactant's {first.get_chemical_formula()}: list the "
+                    "same atoms in the same order"
+                )
+        return value
+
+    @field_validator("multiplicity")
+    @classmethod
+    def _spin(cls, value: int, info: ValidationInfo) -> int:
+        reactant, charge = info.data.get("reactant"), info.data.get("charge")
+        if reactant is None or charge is None:
+            return value
+        electrons = int(read_molecule(reactant).numbers.sum()) - charge
+        if electrons <= 0 or (electrons + value - 1) % 2:
+            raise ValueError(
+                f"multiplicity {value} is impossible with {electrons} electrons (charge "
+                f"{charge}): use an {'odd' if electrons % 2 == 0 else 'even'} multiplicity "
+                "or another charge"
+            )
+        return value
+
+
+class MoleculeSamplingConfig(Strict):
+    """Candidates for the oracle: normal modes, rattled path images, MD along the path."""
+
+    temperatures: list[Kelvin] = Field(
+        [300.0, 600.0], min_length=1, description="a list of temperatures in K, e.g. [300, 600]"
+    )
+    normal_modes: int = Field(
+        6, ge=0, le=1000,
+        description="a number of normal-mode samples per end point and temperature, e.g. 6",
+    )  # fmt: skip
+    rattle_per_image: int = Field(
+        3, ge=0, le=100, description="a number of rattled copies per NEB image, e.g. 3"
+    )
+    rattle: float = Field(0.05, gt=0, lt=0.5, description="a displacement in Å below 0.5")
+    md_steps: int = Field(
+        40, ge=0, le=100_000, description="a number of oracle MD steps from each image, e.g. 40"
+    )
+    md_interval: int = Field(10, gt=0, description="a number of MD steps between snapshots")
+    n_train: int = Field(40, gt=0, description="a positive number of training structures")
+    n_test: int = Field(10, gt=0, description="a positive number of held-out structures")
+    selection: Literal["direct", "fps", "random"] = Field(
+        "direct", description="one of direct, fps, random"
+    )
+    min_distance_factor: float = Field(
+        0.6, gt=0, lt=1, description="a fraction of the sum of covalent radii, e.g. 0.6"
+    )
+
+
+class ReactionValidationConfig(Strict):
+    """Pass thresholds of the reaction checks (docs/molecules.md)."""
+
+    max_barrier_error: float = Field(0.05, gt=0, description="a bound in eV, e.g. 0.05")
+    max_reaction_energy_error: float = Field(0.05, gt=0, description="a bound in eV, e.g. 0.05")
+    max_frequency_rmse: float = Field(
+        150.0, gt=0, description="a bound in cm^-1 on the vibrational frequencies, e.g. 150"
+    )
+    max_energy_rmse_mev: float = Field(20.0, gt=0, description="a bound in meV/atom, e.g. 20")
+    max_force_rmse: float = Field(0.2, gt=0, description="a bound in eV/Å, e.g. 0.2")
+    md_temperature: Kelvin = Field(300.0, description="a temperature in K, e.g. 300")
+    md_steps: int = Field(400, gt=0, description="a positive number of NVT steps, e.g. 400")
+    md_timestep_fs: float = Field(0.5, gt=0, le=2, description="a time step in fs, at most 2")
+    max_gamma: float = Field(10.0, gt=0, description="a bound on the MD extrapolation grade")
+
+
+class ReactionRunConfig(Strict):
+    """The whole input of a molecular run: a reaction in, a validated potential out."""
+
+    name: str = Field("reaction", description="a run name made of letters, digits, - and _")
+    seed: int = Field(42, ge=0, lt=2**32, description="an integer random seed from 0 to 2^32-1")
+    output_dir: Path | None = Field(None, description="a folder for outputs (default runs/<name>)")
+    reaction: ReactionConfig
+    oracle: OracleConfig = Field(default_factory=OracleConfig)
+    sampling: MoleculeSamplingConfig = Field(default_factory=MoleculeSamplingConfig)
+    ace: AceConfig = Field(default_factory=AceConfig)
+    validation: ReactionValidationConfig = Field(default_factory=ReactionValidationConfig)
+
+    @field_validator("name")
+    @classmethod
+    def _safe_name(cls, value: str) -> str:
+        if not value or not all(c.isalnum() or c in "-_" for c in value):
+            raise ValueError(f"'{value}' has characters other than letters, digits, - and _")
+        return value
+
+    @field_validator("oracle")
+    @classmethod
+    def _calculator(cls, value: OracleConfig) -> OracleConfig:
+        if value.engine == "qe":
+            raise ValueError(
+                "pw.x is not wired for molecules yet; give an ASE calculator class such as "
+                "tblite.ase.TBLite with kwargs {method: GFN2-xTB}"
+            )
+        return value
+
+    @property
+    def folder(self) -> Path:
+        """Where the run writes (``output_dir``, default ``runs/<name>``)."""
+        return self.output_dir or Path("runs") / self.name
+
+
+def is_reaction_config(path: str | Path) -> bool:
+    """True when the YAML file has a top-level ``reaction:`` section (a molecular run)."""
+    try:
+        data = yaml.safe_load(Path(path).read_text())
+    except (OSError, yaml.YAMLError):
+        return False
+    return isinstance(data, dict) and "reaction" in data
+
+
+def load_reaction_config(path: str | Path) -> ReactionRunConfig:
+    """Read and validate a reaction config; structure paths are relative to the YAML file."""
+    path = Path(path)
+    base = path.parent.resolve()
+    data: Any = yaml.safe_load(path.read_text())
+    reaction = data.get("reaction") if isinstance(data, dict) else None
+    if isinstance(reaction, dict):
+        for key in ("reactant", "product", "ts_guess"):
+            if isinstance(reaction.get(key), str):
+                reaction[key] = str(base / Path(reaction[key]).expanduser())
+    try:
+        return ReactionRunConfig.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError([format_error(ReactionRunConfig, e) for e in exc.errors()]) from None
