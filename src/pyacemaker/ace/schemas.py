@@ -129,8 +129,8 @@ class AceFitSettings(BaseModel):
     )
     core_repulsion: bool = Field(
         default=True,
-        description="Let pacemaker add a ZBL core repulsion below the shortest distance in "
-        "the training data (``repulsion: auto``) so that MD never collapses atoms.",
+        description="Add a ZBL core repulsion below 0.85 x the shortest distance per element "
+        "pair in the training data (ace/inner_core.py) so that MD never collapses atoms.",
     )
     seed: int = Field(default=42, description="Seed given to pacemaker for reproducible fits.")
     max_rmse_fraction: float = Field(
