@@ -265,7 +265,7 @@ def test_failing_fit_raises_readable_error(train: list[Atoms], workdir: Path) ->
 
 def closer_pair(atoms: Atoms, distance: float) -> Atoms:
     """``atoms`` with its closest pair moved (along the bond) to ``distance`` apart."""
-    i, j, d, vec = neighbor_list("ijdD", atoms, 4.0)
+    j, d, vec = neighbor_list("jdD", atoms, 4.0)
     k = int(np.argmin(d))
     moved = atoms.copy()
     moved.positions[j[k]] += (distance / d[k] - 1.0) * vec[k]
