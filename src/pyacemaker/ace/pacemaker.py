@@ -23,17 +23,19 @@ Facts about pacemaker this wrapper relies on (checked against the installed vers
 * ``pacemaker -d file`` replaces the whole ``data`` section (dropping
   ``reference_energy``); here the data section is written into ``input.yaml`` instead.
   ``potential: <file.yaml>`` (what ``-p`` sets) continues from that potential's
-  coefficients and basis. ``fit: repulsion: auto`` adds a ZBL core below the shortest
-  training distance (inner cutoff ``r_in`` per bond) *after* the fit. On a fresh fit that
-  leaves training-set predictions unchanged. A continued fit, however, is optimised with
-  the parent's ``r_in`` (TensorFlow cuts the radial functions off below it) and then
-  written with ``r_in`` moved to the new data's shortest distance: between the two the
-  radial functions were never fitted. With DFT cells closer than the pool this made
-  pacemaker report 59 meV/atom, 0.69 eV/Å while the written file (pacemaker's own
-  prediction of it, PyACECalculator and LAMMPS alike) gave 880 meV/atom, 5.6 eV/Å.
-  :func:`fit_ace` therefore starts a continued fit from a copy of the parent whose
-  ``r_in`` already sits where pacemaker will put it, and checks after every fit that the
-  written ``.yace`` reproduces pacemaker's last reported RMSE (docs/validation.md).
+  coefficients and basis. ``fit: repulsion: auto`` would add a ZBL core below the
+  shortest training distance (inner cutoff ``r_in`` per bond) *after* the fit. A
+  continued fit, however, is optimised with the parent's ``r_in`` (TensorFlow cuts the
+  radial functions off below it) and was then written with ``r_in`` moved to the new
+  data's shortest distance: between the two the radial functions were never fitted. With
+  DFT cells closer than the pool this made pacemaker report 59 meV/atom, 0.69 eV/Å while
+  the written file (pacemaker's own prediction of it, PyACECalculator and LAMMPS alike)
+  gave 880 meV/atom, 5.6 eV/Å. And a core exactly at the shortest training distance puts
+  any slightly closer pair on the bare ZBL (eV off). ``repulsion: auto`` is therefore not
+  used: :mod:`pyacemaker.ace.inner_core` places ``r_in`` a margin below the data, on the
+  start potential of a continued fit and on every written potential, and :func:`fit_ace`
+  checks after every fit that the written ``.yace`` reproduces pacemaker's last reported
+  RMSE (docs/validation.md).
 * Running out of BFGS iterations is not an error (exit status 0, ``OptimizeWarning``).
 * ``pace_activeset`` writes ``<potential>.asi`` next to the ``.yaml``. By default it keeps
   only atoms whose force error is below Q3 + 1.5 IQR (training atoms outside then show
@@ -63,10 +65,7 @@ import pandas as pd
 import yaml
 from ase import Atoms
 from ase.calculators.calculator import Calculator, all_changes
-from ase.neighborlist import neighbor_list
 from pyace import ACEBBasisSet, BBasisConfiguration, PyACECalculator
-from pyace.generalfit import setup_zbl_inner_core_repulsion
-from pyace.utils.utils import complement_min_dist_dict
 
 from pyacemaker.ace.fit_checks import (
     AceFitError,
@@ -74,6 +73,7 @@ from pyacemaker.ace.fit_checks import (
     check_written_matches_fit,
     errors_of,
 )
+from pyacemaker.ace.inner_core import place_inner_core
 from pyacemaker.ace.schemas import AceFitSettings, AcePotentialDoc
 from pyacemaker.data import energy_of, forces_of
 from pyacemaker.progress import Progress, track
@@ -184,13 +184,13 @@ def fit_ace(
     frame.to_pickle(workdir / TRAIN_PICKLE, compression="gzip", protocol=4)
     start_from = parent
     if parent is not None and settings.core_repulsion:
-        start_from = _start_potential(parent, frame, workdir / START_YAML)
+        start_from = place_inner_core(parent, train, workdir / START_YAML)
     config = _input_config(settings, elements, references, start_from)
     (workdir / INPUT_YAML).write_text(yaml.safe_dump(config, sort_keys=False))
     start = time.perf_counter()
     _run_pacemaker(workdir, log_every, settings.max_iter)
-    if settings.core_repulsion and settings.core_margin > 0:
-        lower_core(workdir / POTENTIAL_YAML, settings.core_margin)
+    if settings.core_repulsion:
+        place_inner_core(workdir / POTENTIAL_YAML, train, workdir / POTENTIAL_YAML)
     _write_yace(workdir / POTENTIAL_YAML, workdir / POTENTIAL_YACE, references)
     initial_loss, final_loss = _read_losses(workdir / METRICS)
     errors = errors_of(frame, workdir / POTENTIAL_YACE)
@@ -270,8 +270,6 @@ def _input_config(
         "optimizer": settings.optimizer,
         "maxiter": settings.max_iter,
     }
-    if settings.core_repulsion:
-        fit["repulsion"] = "auto"
     return {
         "seed": settings.seed,
         "potential": str(parent) if parent else _potential_section(settings, elements),
@@ -367,25 +365,6 @@ def _tail(path: Path, lines: int = _TAIL_LINES) -> str:
     return "\n".join(text[-lines:])
 
 
-def lower_core(yaml_path: Path, margin: float) -> None:
-    """Move every pair's inner cutoff ``r_in`` ``margin`` Å lower, in place.
-
-    ``repulsion: auto`` puts ``r_in`` at exactly the shortest distance of the pair in the
-    training data, and the switch from ACE to the core spans the ``delta_in`` (0.1 Å)
-    below it, where the ACE pair energy was never fitted: a structure a hundredth of an
-    Ångström closer than any training one (a rattled H-H in the SN2 tutorial) then gets
-    forces of eV/Å from the switch. All training distances lie at or above the old
-    ``r_in``, so the fit's own predictions do not change.
-    """
-    conf = BBasisConfiguration(str(yaml_path))
-    blocks = conf.funcspecs_blocks
-    for block in blocks:
-        if block.r_in > margin:
-            block.r_in -= margin
-    conf.funcspecs_blocks = blocks
-    conf.save(str(yaml_path))
-
-
 def _write_yace(yaml_path: Path, yace_path: Path, reference_energy: Mapping[str, float]) -> None:
     """Convert to ``.yace`` and put the reference energies into its per-element ``E0``."""
     command = [_tool("pace_yaml2yace"), str(yaml_path), "-o", str(yace_path)]
@@ -404,38 +383,6 @@ def _read_losses(metrics_path: Path) -> tuple[float, float]:
     header, *rows = [line.split() for line in metrics_path.read_text().splitlines() if line]
     column = header.index("loss")
     return float(rows[0][column]), float(rows[-1][column])
-
-
-def _min_distance_per_bond(
-    structures: Sequence[Atoms], elements: list[str], cutoff: float
-) -> dict[tuple[int, int], float]:
-    """Shortest distance per element pair, keyed as pacemaker keys it (sorted indices)."""
-    index = {el: i for i, el in enumerate(elements)}
-    shortest: dict[tuple[int, int], float] = {}
-    for atoms in structures:
-        first, second, dist = neighbor_list("ijd", atoms, cutoff)
-        symbols = _symbols(atoms)
-        for i, j, d in zip(first, second, dist, strict=True):
-            a, b = sorted((index[symbols[i]], index[symbols[j]]))
-            shortest[a, b] = min(float(d), shortest.get((a, b), np.inf))
-    return shortest
-
-
-def _start_potential(parent: Path, frame: pd.DataFrame, path: Path) -> Path:
-    """Copy of ``parent`` with the inner cutoff pacemaker will set after this fit.
-
-    ``repulsion: auto`` re-derives each bond's ``r_in`` from the fitting data only after
-    optimising (see the module docstring); setting it first makes the optimised model
-    and the written one the same.
-    """
-    conf = BBasisConfiguration(str(parent))
-    elements = sorted(ACEBBasisSet(str(parent)).elements_name)
-    cutoff = max(block.rcutij for block in conf.funcspecs_blocks)
-    shortest = _min_distance_per_bond(list(frame["ase_atoms"]), elements, cutoff)
-    bonds = complement_min_dist_dict(shortest, shortest, elements, False)
-    setup_zbl_inner_core_repulsion(conf, bonds)
-    conf.save(str(path))
-    return path
 
 
 def weighted_errors(doc: AcePotentialDoc, structures: Sequence[Atoms]) -> tuple[float, float]:

@@ -129,18 +129,8 @@ class AceFitSettings(BaseModel):
     )
     core_repulsion: bool = Field(
         default=True,
-        description="Let pacemaker add a ZBL core repulsion below the shortest distance in "
-        "the training data (``repulsion: auto``) so that MD never collapses atoms.",
-    )
-    core_margin: float = Field(
-        default=0.0,
-        ge=0,
-        le=0.5,
-        description="Å by which each pair's core (``r_in``) is moved below its shortest "
-        "training distance after the fit (0: where pacemaker puts it). Training "
-        "predictions are unchanged; structures slightly closer than any training one no "
-        "longer fall into the switch to the core (docs/molecules.md: 0.76 -> 0.094 eV/Å "
-        "held-out force RMSE of the SN2 tutorial with 0.1 Å).",
+        description="Add a ZBL core repulsion below 0.85 x the shortest distance per element "
+        "pair in the training data (ace/inner_core.py) so that MD never collapses atoms.",
     )
     seed: int = Field(default=42, description="Seed given to pacemaker for reproducible fits.")
     max_rmse_fraction: float = Field(

@@ -39,7 +39,6 @@ from pyacemaker.selection.jobs import DiversitySelectMaker
 from pyacemaker.store import job_store
 from pyacemaker.validation.html import write_report
 
-CORE_MARGIN = 0.1  # Å below each pair's shortest training distance (ace.pacemaker.lower_core)
 DIRECT_ROUTE = (
     "direct route: ACE fitted on the oracle's labels alone (the MACE teacher route is not "
     "wired for molecules; docs/molecules.md)"
@@ -165,7 +164,7 @@ class ReactionMaker(Maker):
         neutral = OracleSpec(engine=cfg.oracle.engine, kwargs=cfg.oracle.kwargs)
         settings = AceFitSettings(
             cutoff=a.cutoff, number_of_functions_per_element=a.n_functions, max_iter=a.max_iter,
-            max_rmse_fraction=a.max_rmse_fraction, seed=cfg.seed, core_margin=CORE_MARGIN,
+            max_rmse_fraction=a.max_rmse_fraction, seed=cfg.seed,
         )  # fmt: skip
         return cls(
             name=cfg.name,
