@@ -41,12 +41,25 @@ DRAWS = 200  # random subsets tried to match the atom count; the closest is kept
 
 
 def training_dft(run: Path) -> list[Atoms]:
-    """Every DFT-labelled structure that entered the run's training."""
+    """Every DFT-labelled structure that entered the run's training, at weight 1.
+
+    Exploration keeps its data in ``09b_explore/history.xyz`` (DFT training cells, the
+    teacher's pool and the oracle-labelled cut-outs, whose energy weight is 0 and whose
+    buffer atoms have force weight 0): the oracle-labelled part of it is the run's DFT.
+    """
     from pyacemaker.data import read_dataset
 
-    files = [run / "03_dft_train" / "labelled.xyz"]
-    files += sorted(run.glob("09b_explore/iter_*/dft/labelled.xyz"))
-    return [a for f in files if f.exists() for a in read_dataset(f)]
+    history = run / "09b_explore" / "history.xyz"
+    train = read_dataset(run / "03_dft_train" / "labelled.xyz")
+    source = train[0].info["label_source"]
+    dft = (
+        [a for a in read_dataset(history) if a.info.get("label_source") == source]
+        if history.exists()
+        else train
+    )
+    for atoms in dft:
+        atoms.info["weight"] = 1.0  # the run's relative DFT weights belong to its delta fit
+    return dft
 
 
 def random_draw(candidates: list[Atoms], n: int, atoms: int, seed: int) -> list[Atoms]:
