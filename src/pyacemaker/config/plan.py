@@ -13,7 +13,7 @@ import yaml
 from ase import Atoms
 from pydantic import BaseModel, ConfigDict
 
-from pyacemaker.ace.schemas import AceFitSettings
+from pyacemaker.ace.schemas import UPDATE_KAPPA, AceFitSettings
 from pyacemaker.config.errors import ConfigError
 from pyacemaker.config.schema import (
     ActiveLearningConfig,
@@ -333,7 +333,9 @@ def _active_learning(
         temperatures=al.temperatures or pool.temperatures,
         core_radius=core,
         buffer_radius=buffer,
-        fit=fit.model_copy(update={"max_iter": al.update_max_iter}),
+        fit=fit.model_copy(
+            update={"max_iter": al.update_max_iter, "kappa": min(fit.kappa, UPDATE_KAPPA)}
+        ),
         seed=cfg.seed,
     )
 
