@@ -40,16 +40,20 @@ def structure_key(atoms: Atoms) -> str:
 
 
 class CountingEMT(EMT):  # type: ignore[misc]
-    """EMT that sleeps ``delay`` s and appends the structure's key to ``log`` once per instance."""
+    """EMT that sleeps ``delay`` s and appends the structure's key to ``log`` per calculation.
+
+    ASE calls ``calculate`` only when the atoms changed (EMT computes energy, forces and
+    stress at once), so one line is one oracle calculation, also when the oracle reuses one
+    instance for every structure (as ``oracle.ase_calculator_oracle`` does).
+    """
 
     def __init__(self, log: str, delay: float = 0.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.log, self.delay, self.counted = Path(log), delay, False
+        self.log, self.delay = Path(log), delay
 
     def calculate(self, atoms: Atoms | None = None, *args: Any, **kwargs: Any) -> None:
         super().calculate(atoms, *args, **kwargs)
-        if not self.counted and atoms is not None:
+        if atoms is not None:
             time.sleep(self.delay)
             with self.log.open("a") as fh:
                 fh.write(structure_key(atoms) + "\n")
-            self.counted = True
