@@ -20,7 +20,7 @@ from ase.data import covalent_radii
 from ase.io import read
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
 
-from pyacemaker.config.base import Kelvin, Strict, check_elements
+from pyacemaker.config.base import Kelvin, RunIdentity, Strict, check_elements
 from pyacemaker.config.errors import ConfigError, format_error
 from pyacemaker.config.schema import AceConfig, OracleConfig
 
@@ -151,24 +151,15 @@ class ReactionValidationConfig(Strict):
     max_gamma: float = Field(10.0, gt=0, description="a bound on the MD extrapolation grade")
 
 
-class ReactionRunConfig(Strict):
+class ReactionRunConfig(RunIdentity):
     """The whole input of a molecular run: a reaction in, a validated potential out."""
 
     name: str = Field("reaction", description="a run name made of letters, digits, - and _")
-    seed: int = Field(42, ge=0, lt=2**32, description="an integer random seed from 0 to 2^32-1")
-    output_dir: Path | None = Field(None, description="a folder for outputs (default runs/<name>)")
     reaction: ReactionConfig
     oracle: OracleConfig = Field(default_factory=OracleConfig)
     sampling: MoleculeSamplingConfig = Field(default_factory=MoleculeSamplingConfig)
     ace: AceConfig = Field(default_factory=AceConfig)
     validation: ReactionValidationConfig = Field(default_factory=ReactionValidationConfig)
-
-    @field_validator("name")
-    @classmethod
-    def _safe_name(cls, value: str) -> str:
-        if not value or not all(c.isalnum() or c in "-_" for c in value):
-            raise ValueError(f"'{value}' has characters other than letters, digits, - and _")
-        return value
 
     @field_validator("oracle")
     @classmethod

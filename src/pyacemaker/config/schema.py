@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
-from pyacemaker.config.base import Kelvin
+from pyacemaker.config.base import Kelvin, RunIdentity
 from pyacemaker.config.base import Strict as _Strict
 from pyacemaker.config.structure import CRYSTALS, AlloyConfig, StructureConfig
 from pyacemaker.config.targets import DEFAULTS as TARGETS
@@ -383,13 +383,10 @@ class ActiveLearningConfig(_Strict):
         return self
 
 
-class RunConfig(_Strict):
+class RunConfig(RunIdentity):
     """The whole user input: one material in, one potential out."""
 
-    name: str = Field("pyacemaker-run", description="a run name made of letters, digits, - and _")
     structure: StructureConfig
-    seed: int = Field(42, ge=0, lt=2**32, description="an integer random seed from 0 to 2^32-1")
-    output_dir: Path | None = Field(None, description="a folder for outputs (default runs/<name>)")
     oracle: OracleConfig = Field(default_factory=OracleConfig)
     dft: DFTConfig = Field(default_factory=DFTConfig)
     sampling: SamplingConfig = Field(default_factory=SamplingConfig)
@@ -399,10 +396,3 @@ class RunConfig(_Strict):
     validation: ValidationConfig = Field(default_factory=ValidationConfig)
     active_learning: ActiveLearningConfig = Field(default_factory=ActiveLearningConfig)
     targets: TargetsConfig = Field(default_factory=TargetsConfig)
-
-    @field_validator("name")
-    @classmethod
-    def _safe_name(cls, value: str) -> str:
-        if not value or not all(c.isalnum() or c in "-_" for c in value):
-            raise ValueError(f"'{value}' has characters other than letters, digits, - and _")
-        return value
