@@ -13,7 +13,9 @@ Every number is a held-out RMSE against the run's own held-out DFT cells
 - ``delivered``: what the run delivered (its ``potential/``), as validation scored it;
 - ``teacher route`` / ``direct`` / ``teacher-only``: the run's own candidates (metrics.json);
 - ``direct, all DFT``: ACE fitted directly on *every* DFT label that entered the run's
-  training (selected cells plus exploration cut-outs) with the run's base-fit settings;
+  training (selected cells plus exploration cut-outs) with the run's base-fit settings:
+  the run's own refit (``09c_ace_refit``, a delivery candidate since it exists), or,
+  for a run made before, fitted here on the labels of its exploration history;
 - ``random``: the same number of DFT calls spent on randomly drawn candidates of the
   run's own candidate pool (``01_generate/candidates.xyz``), screened by geometry like
   the selector's candidates, drawn so that the atom count is as close as possible to the
@@ -49,6 +51,9 @@ def training_dft(run: Path) -> list[Atoms]:
     """
     from pyacemaker.data import read_dataset
 
+    gathered = run / "09c_ace_refit" / "labels" / "labelled.xyz"  # the run's own refit data
+    if gathered.exists():
+        return _unit_weights(read_dataset(gathered))
     history = run / "09b_explore" / "history.xyz"
     train = read_dataset(run / "03_dft_train" / "labelled.xyz")
     source = train[0].info["label_source"]
@@ -57,6 +62,10 @@ def training_dft(run: Path) -> list[Atoms]:
         if history.exists()
         else train
     )
+    return _unit_weights(dft)
+
+
+def _unit_weights(dft: list[Atoms]) -> list[Atoms]:
     for atoms in dft:
         atoms.info["weight"] = 1.0  # the run's relative DFT weights belong to its delta fit
     return dft
@@ -122,13 +131,15 @@ def baselines(run: Path, seed: int) -> dict[str, object]:
     kept = screen(pool, plan.sampling.min_distance_factor).kept  # the selector's geometry screen
     candidates = [pool[i] for i in kept]
     drawn = random_draw(candidates, len(dft), n_atoms, seed)
+    errors = validation["test_errors"]
     rows: dict[str, object] = {
-        key: validation["test_errors"][key]
-        for key in ("final_ace", "direct_ace", "teacher_only_ace")
-        if key in validation["test_errors"]
+        key: errors[key] for key in ("final_ace", "direct_ace", "teacher_only_ace") if key in errors
     }
     rows["delivered"] = validation["delivery"]["delivered"]
-    rows["direct_all_dft"] = fit_and_score(run, "direct_all_dft", dft, work)
+    rows["delivered_errors"] = errors[validation["delivery"]["delivered"]]
+    rows["direct_all_dft"] = (  # the run's own refit on every DFT label, when it made one
+        errors["refit_ace"] if "refit_ace" in errors else fit_and_score(run, "all_dft", dft, work)
+    )
     rows["random"] = fit_and_score(run, "random", label(run, drawn, work), work)
     rows["dft_training"] = {"n": len(dft), "atoms": n_atoms}
     (work / "baselines.json").write_text(json.dumps(rows, indent=1))
@@ -193,7 +204,8 @@ def main() -> None:
         print(
             f"| {run.parent.name} | {budget['n']} ({budget['atoms']}) | "
             + " | ".join(own)
-            + f" | {r['delivered']} | {_cell(r['direct_all_dft'])} | {_cell(r['random'])} |"
+            + f" | {r['delivered']}: {_cell(r['delivered_errors'])} | {_cell(r['direct_all_dft'])}"
+            + f" | {_cell(r['random'])} |"
         )
 
 

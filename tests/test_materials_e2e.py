@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from pyacemaker.data import read_dataset
 from pyacemaker.flows.report import RunSummary
 from pyacemaker.runner import run
 
@@ -136,6 +137,12 @@ def test_binary_alloy_over_three_compositions_with_exploration(tmp_path: Path) -
     assert (ledger["training"], ledger["held-out"], ledger["reference atoms"]) == (12, 6, 2)
     assert ledger["EOS"] == 3 * 7  # an EOS series per composition
     assert ledger["exploration"] >= 1  # LAMMPS MD halted on γ and a cut-out was labelled
+    delivery = summary.validation.delivery  # after exploration: three candidates, the best
+    assert delivery is not None and set(delivery.scores) == {"final_ace", "direct_ace", "refit_ace"}
+    assert delivery.delivered == min(delivery.scores, key=lambda k: delivery.scores[k])
+    refit = read_dataset(tmp_path / "out" / "09c_ace_refit" / "labels" / "labelled.xyz")
+    pool_dft = ledger.get("pool (committee unsure)", 0)  # pool frames sent to the oracle
+    assert len(refit) == 12 + pool_dft + ledger["exploration"]  # cut-outs included
     errors = held_out_per_phase(summary, tmp_path)
     assert sorted(errors) == NIAL_PHASES
     # Measured (2026-12-01, complete runs of seeds 1-3 only -- fewer than five, the shared

@@ -1,4 +1,7 @@
-"""Makers that run the oracle: dataset labelling, isolated atoms, single pw.x static / relax."""
+"""Makers that run the oracle: dataset labelling, isolated atoms, single pw.x static / relax.
+
+Also :class:`OracleLabelsMaker`, which gathers what the oracle labelled along a run.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from ase import Atoms
 from ase.io import read
 from jobflow import Maker, Response, job
 
+from pyacemaker.data import SOURCE_KEY, read_dataset, write_dataset
 from pyacemaker.dft.healing import run_with_handlers
 from pyacemaker.dft.oracle import OracleSpec
 from pyacemaker.dft.pseudo import PseudopotentialNotFoundError
@@ -59,6 +63,27 @@ class IsolatedAtomMaker(Maker):
         return reference_energies(
             self.oracle, dataset, workdir, self.box, self.cache_dir, self.shift
         )
+
+
+@dataclass
+class OracleLabelsMaker(Maker):
+    """Every structure the oracle labelled, gathered from a labelled history.
+
+    Exploration keeps one history of the DFT training cells, the teacher's pool and the
+    oracle-labelled cut-outs; the structures whose ``label_source`` is one of the DFT
+    training set's are the run's DFT (pool frames the tiered oracle sent to DFT
+    included). Per-atom force weights (a cut-out's buffer) and energy weights stay as
+    labelled, so a fit on the result learns what the oracle computed and nothing else.
+    """
+
+    name: str = "oracle_labels"
+
+    @job
+    def make(self, train: str, history: str, workdir: str) -> str:
+        """Write ``workdir/labelled.xyz`` (the oracle's structures) and return its path."""
+        sources = {a.info.get(SOURCE_KEY) for a in read_dataset(train)}
+        labelled = [a for a in read_dataset(history) if a.info.get(SOURCE_KEY) in sources]
+        return str(write_dataset(Path(workdir) / "labelled.xyz", labelled))
 
 
 @dataclass

@@ -4,7 +4,8 @@ generate (generator mix) → screen + select (DIRECT) → DFT (train, held-out, 
 MACE teacher (+ committee) → teacher MD pool → tiered labels → ACE base fit →
 ACE delta fit on DFT → active set → exploration (active learning with LAMMPS) →
 validate → report. Beside the teacher route, ACE is fitted directly on the DFT training
-labels (``07b_ace_direct``, the simple route); validate delivers the better of the two.
+labels (``07b_ace_direct``, the simple route) and, after exploration, on every DFT label
+of the run (``09c_ace_refit``: training cells plus cut-outs); validate delivers the best.
 Each stage is a small Maker from its domain package; this module only wires them.
 """
 
@@ -17,7 +18,7 @@ from jobflow import Flow, Job, Maker
 
 from pyacemaker.ace.jobs import AceFitMaker, ActiveSetMaker
 from pyacemaker.config.plan import Plan
-from pyacemaker.dft.jobs import IsolatedAtomMaker, LabelMaker
+from pyacemaker.dft.jobs import IsolatedAtomMaker, LabelMaker, OracleLabelsMaker
 from pyacemaker.flows.active_learning import ActiveLearningMaker
 from pyacemaker.flows.quality import QualityLoopMaker
 from pyacemaker.flows.report import ReportMaker
@@ -59,6 +60,7 @@ class DistillationMaker(Maker):
     direct_fit: AceFitMaker | None = field(
         default_factory=lambda: AceFitMaker(name="ace_direct")
     )
+    refit: AceFitMaker | None = field(default_factory=lambda: AceFitMaker(name="ace_refit"))
     delta_fit: AceFitMaker = field(default_factory=lambda: AceFitMaker(name="ace_delta"))
     delta_dft_weight: float = 10.0
     active_set: ActiveSetMaker = field(default_factory=ActiveSetMaker)
@@ -132,6 +134,19 @@ class DistillationMaker(Maker):
                 guard=dft_eos.output.dataset,
             )
             explored, potential, explored_doc = [explore], explore.output.potential, explore.output
+        refit: list[Job] = []
+        if self.explore is not None and self.refit is not None:  # every DFT label, one fit
+            labels = OracleLabelsMaker().make(
+                dft_train.output.dataset, explore.output.history, at("09c_ace_refit/labels")
+            )
+            fit = self.refit.make([labels.output], [1.0], at("09c_ace_refit"), reference=ref.output)
+            refit_asi = replace(self.active_set, name="active_set_refit").make(
+                fit.output, [labels.output], at("09c_ace_refit/active_set"),
+                fallback=[pool.output.dataset],
+            )
+            refit = [labels, fit, refit_asi]
+        refit_doc = refit[-1].output if refit else None
+        dft_all = refit[0].output if refit else dft_train.output.dataset
         val = first_val = self.validate.make(
             potential,
             base.output,
@@ -141,6 +156,7 @@ class DistillationMaker(Maker):
             train=dft_train.output,
             workdir=at("10_validate"),
             direct=direct_doc,
+            refit=refit_doc,
         )
         looped: list[Job] = []
         if self.quality is not None:  # targets.loop: targeted data, then validate again
@@ -150,14 +166,14 @@ class DistillationMaker(Maker):
                 else ([dft_train.output.dataset, pool.output.dataset], [self.delta_dft_weight, 1.0])
             )
             loop = self.quality.make(
-                val.output, potential, dft_train.output.dataset, history, weights,
+                val.output, potential, dft_all, history, weights,
                 [dft_test.output.dataset, dft_eos.output.dataset], at("10b_quality"),
-                direct=direct_doc,
             )  # fmt: skip
             potential = loop.output.potential
             val = replace(self.validate, name="validate_final").make(
                 potential, base.output, teacher.output, dft_test.output, dft_eos.output,
                 train=dft_train.output, workdir=at("10_validate"), direct=direct_doc,
+                refit=refit_doc,
             )  # fmt: skip
             looped = [loop]
         rep = self.report.make(
@@ -168,6 +184,7 @@ class DistillationMaker(Maker):
             potential,
             val.output,
             direct=direct_doc,
+            refit=refit_doc,
             pool=pool.output,
             explore=explored_doc,
             quality=looped[0].output if looped else None,
@@ -188,6 +205,7 @@ class DistillationMaker(Maker):
             delta,
             final,
             *explored,
+            *refit,
             *([first_val, looped[0]] if looped else []),
             val,
             rep,
@@ -232,6 +250,7 @@ class DistillationMaker(Maker):
             ),
             base_fit=AceFitMaker(name="ace_base", settings=plan.ace.base),
             direct_fit=AceFitMaker(name="ace_direct", settings=plan.ace.base),
+            refit=AceFitMaker(name="ace_refit", settings=plan.ace.base),
             delta_fit=AceFitMaker(name="ace_delta", settings=plan.ace.delta),
             delta_dft_weight=plan.ace.delta_dft_weight,
             explore=ActiveLearningMaker(

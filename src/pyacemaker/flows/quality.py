@@ -43,6 +43,7 @@ from pyacemaker.oracle import write_failed
 from pyacemaker.progress import stage
 from pyacemaker.structures.generate import build_prototype, supercell_repeat
 from pyacemaker.validation.cells import scaled_to_volume, standard_primitive
+from pyacemaker.validation.delivery import TEACHER_ROUTE
 from pyacemaker.validation.jobs import ValidationDoc
 from pyacemaker.validation.reference import oracle_labeller
 from pyacemaker.validation.suite import SuiteInputs, SuiteResult, run_suite
@@ -118,36 +119,35 @@ class QualityLoopMaker(Maker):
         weights: list[float] | None,
         guard: list[str],
         workdir: str,
-        direct: AcePotentialDoc | None = None,
         potential: AcePotentialDoc | None = None,
         state: QualityState | None = None,
     ) -> Response[QualityDoc] | QualityDoc:
         """Judge one round; unless the loop stops, add targeted data and replace itself.
 
-        The loop starts from the potential ``validation`` delivered: ``final`` (its
-        history: ``datasets`` with ``weights``, or as weighted in the file when None)
-        or ``direct`` (its history: the DFT training cells ``train``). ``guard``: the
-        held-out and EOS datasets every update is judged on besides the strain cells.
+        The loop starts from the potential ``validation`` delivered: the teacher route's
+        ``final`` (its history: ``datasets`` with ``weights``, or as weighted in the file
+        when None) or a direct fit (its history: the DFT cells ``train``, every DFT
+        label of the run when exploration ran). ``guard``: the held-out and EOS datasets
+        every update is judged on besides the strain cells.
         """
         folder = Path(workdir)
-        from_direct = validation.delivery is not None and validation.delivery.delivered == (
-            "direct_ace"
-        )
+        delivery = validation.delivery
+        started_from = delivery.delivered if delivery is not None else TEACHER_ROUTE
         if state is None:
-            start = direct if from_direct and direct is not None else final
+            from_direct = started_from != TEACHER_ROUTE
             history = weighted([train], [1.0]) if from_direct else _history(datasets, weights)
             state = QualityState(
                 history=str(write_dataset(folder / "history.xyz", history)),
                 fresh=str(self._fresh_cells(folder)),
             )
-            potential = start
+            potential = validation.delivered or final
         assert potential is not None
         with stage(f"{self.name} round {state.round}", f"{len(state.records)} rounds so far"):
             doc, following = self._round(potential, state, guard, folder)
-        doc.started_from = "direct_ace" if from_direct else "final_ace"
+        doc.started_from = started_from
         if following is None:
             return doc
-        nxt = self.make(validation, final, train, datasets, weights, guard, workdir, direct,
+        nxt = self.make(validation, final, train, datasets, weights, guard, workdir,
                         doc.potential, following)  # fmt: skip
         return Response(output=doc, replace=nxt)
 

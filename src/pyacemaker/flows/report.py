@@ -91,7 +91,8 @@ def _history(validation: ValidationDoc) -> list[HistoryPoint]:
         ("teacher", "MACE teacher"),
         ("teacher_only_ace", "ACE base"),
         ("final_ace", "ACE delta"),
-        ("direct_ace", "ACE direct (DFT only)"),
+        ("direct_ace", "ACE direct (training DFT)"),
+        ("refit_ace", "ACE direct (all DFT)"),
     )
     return [
         HistoryPoint(label=label, energy_rmse_mev=m.energy_rmse_mev, force_rmse=m.force_rmse)
@@ -177,20 +178,20 @@ class ReportMaker(Maker):
         final: AcePotentialDoc,
         validation: ValidationDoc,
         direct: AcePotentialDoc | None = None,
+        refit: AcePotentialDoc | None = None,
         pool: TieredLabelDoc | None = None,
         explore: ActiveLearningDoc | None = None,
         quality: QualityDoc | None = None,
     ) -> RunSummary:
         """Write ``potential/``, ``metrics.json``, ``summary.txt``, ``report.html``.
 
-        ``potential/`` holds the potential validation delivered: the teacher route's
-        ``final``, or ``direct`` (ACE on the DFT labels alone) when that one won. With
-        ``explore`` the report shows every active-learning iteration.
+        ``potential/`` holds the potential validation delivered (``validation.delivered``:
+        the teacher route's ``final``, ``direct`` or ``refit`` when one of those won);
+        ``direct`` and ``refit`` add their fit times. With ``explore`` the report shows
+        every active-learning iteration.
         """
         out = Path(output_dir)
-        delivery = validation.delivery
-        won = direct is not None and delivery is not None and delivery.delivered == "direct_ace"
-        delivered = direct if won and direct is not None else final
+        delivered = validation.delivered or final
         purposes = ("training", "held-out", "EOS", "reference atoms")
         ledger = build_ledger(
             dict(zip(purposes, dft, strict=False)), validation, pool, explore, quality
@@ -206,6 +207,7 @@ class ReportMaker(Maker):
                 "ace_base": base.wall_time_s,
                 "ace_delta": final.wall_time_s,
                 **({"ace_direct": direct.wall_time_s} if direct is not None else {}),
+                **({"ace_refit": refit.wall_time_s} if refit is not None else {}),
             },
             validation=validation,
             targets=target_status(validation.checks),

@@ -21,7 +21,14 @@ from pyacemaker.structures.phases import PHASE_KEY, by_phase, first_phase
 from pyacemaker.surrogate.mace import mace_calculator
 from pyacemaker.surrogate.schemas import TeacherDoc
 from pyacemaker.validation.checks import Check, at_most
-from pyacemaker.validation.delivery import Delivery, check_on_training, choose
+from pyacemaker.validation.delivery import (
+    DIRECT,
+    REFIT,
+    TEACHER_ROUTE,
+    Delivery,
+    check_on_training,
+    choose,
+)
 from pyacemaker.validation.eos import EOSResult, eos_from_calculator, eos_from_labels
 from pyacemaker.validation.metrics import ErrorMetrics, errors_against
 from pyacemaker.validation.reference import Labeller, oracle_labeller
@@ -31,16 +38,18 @@ __all__ = ["Check", "ValidateMaker", "ValidationDoc"]
 
 
 class ValidationDoc(BaseModel):
-    """Held-out errors of the final ACE, the direct fit, the teacher-only ACE and the teacher.
+    """Held-out errors of the final ACE, the direct fits, the teacher-only ACE and the teacher.
 
-    ``delivery`` says which ACE the run delivers (the teacher route's or the direct
-    fit, the better on held-out DFT) and why; the held-out checks, the EOS and ``suite``
+    ``delivery`` says which ACE the run delivers (the teacher route's, the direct fit on
+    the training DFT or the refit on all DFT: the best on held-out DFT) and why,
+    ``delivered`` is its record; the held-out checks, the EOS and ``suite``
     (phonons, elastic constants, MD stability and parity, when the maker knows the
     structure: always in the pipeline) judge that delivered potential.
     """
 
     test_errors: dict[str, ErrorMetrics]
     delivery: Delivery | None = None
+    delivered: AcePotentialDoc | None = None
     reference_calls: int = Field(default=0, description="DFT calls of the validation suite")
     reference_seconds: float = Field(default=0.0, description="their wall time (s)")
     eos_dft: EOSResult | None  # None when its fit failed (a FAIL check says why)
@@ -81,11 +90,13 @@ class ValidateMaker(Maker):
         train: LabelDoc | None = None,
         workdir: str | None = None,
         direct: AcePotentialDoc | None = None,
+        refit: AcePotentialDoc | None = None,
     ) -> ValidationDoc:
         """Compute the errors and checks (data files only; the report job writes the report).
 
-        With ``direct`` (ACE fitted on the DFT training labels alone) the better of it and
-        ``final`` on held-out DFT is delivered. Raises AceFitError, before the suite runs,
+        With ``direct`` (ACE fitted on the DFT training labels alone) and ``refit`` (on
+        every DFT label, after exploration) the best of them and ``final`` on held-out
+        DFT is delivered. Raises AceFitError, before the suite runs,
         if the delivered potential misses its own DFT training cells by the bounds.
         """
         held_out = read_dataset(test.dataset)
@@ -94,7 +105,8 @@ class ValidateMaker(Maker):
         with stage(
             "validate", f"{len(held_out)} held-out DFT structures, {len(eos_cells)} EOS cells"
         ):
-            candidates = {"final_ace": final, **({"direct_ace": direct} if direct else {})}
+            given = {TEACHER_ROUTE: final, DIRECT: direct, REFIT: refit}
+            candidates = {k: d for k, d in given.items() if d is not None}
             errors = {k: errors_against(held_out, ace_calculator(d)) for k, d in candidates.items()}
             errors["teacher_only_ace"] = errors_against(held_out, ace_calculator(base))
             errors["teacher"] = errors_against(held_out, mace_calculator(teacher.model_path))
@@ -131,6 +143,7 @@ class ValidateMaker(Maker):
         return ValidationDoc(
             test_errors=errors,
             delivery=delivery,
+            delivered=delivered,
             eos_dft=eos_dft,
             eos_ace=eos_ace,
             checks=checks,
