@@ -48,7 +48,19 @@ def test_config_section_expands_to_radii_and_enables_the_pipeline_stage(tmp_path
     assert al.temperatures == plan.pool.temperatures and al.threshold_call_dft == 4.0
     assert 2.55 * 1.1 < al.core_radius < al.buffer_radius  # first shell of Cu in the core
     names = [job.name for job in DistillationMaker.from_plan(plan).make(tmp_path).jobs]
-    assert names.index("active_set") < names.index("active_learning") < names.index("validate")
+    assert names.index("active_set") < names.index("active_learning") < names.index("ace_refit")
+    assert names.index("ace_refit") < names.index("validate")
+
+
+def test_cluster_cutouts_keep_their_caps_beyond_the_ace_cutoff(tmp_path: Path) -> None:
+    """H caps inside a core atom's cutoff would be learned as part of the material."""
+    al = {"enabled": True, "cutout": "cluster"}
+    plan = expand(load_config(write_config(tmp_path, {**MINI_EMT, "active_learning": al})))
+    cutoff = plan.ace.delta.cutoff
+    assert plan.active_learning.buffer_radius >= plan.active_learning.core_radius + cutoff
+    thin = {**al, "core_radius": 2.8, "buffer_radius": 2.8 + cutoff - 0.5}
+    with pytest.raises(ValueError, match="plus the ACE cutoff"):
+        expand(load_config(write_config(tmp_path, {**MINI_EMT, "active_learning": thin}, "t.yaml")))
     bad = {**MINI_EMT, "active_learning": {"threshold_add_train": 6.0, "threshold_call_dft": 4.0}}
     with pytest.raises(ValueError, match="threshold_add_train"):
         load_config(write_config(tmp_path, bad, "bad.yaml"))

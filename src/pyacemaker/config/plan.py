@@ -7,6 +7,7 @@ choice appends a sentence to ``Plan.notes`` saying why, and the plan is written 
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import yaml
@@ -317,11 +318,19 @@ def _active_learning(
     d_nn = nearest_neighbour_distance(proto.repeat(2))
     core = al.core_radius or round(CORE_SHELL_FACTOR * d_nn, 2)
     side = (al.max_cutout_atoms * proto.get_volume() / len(proto)) ** (1 / 3)
-    buffer = al.buffer_radius or round(max(side / 2, core + MIN_BUFFER_SHELL * d_nn), 2)
-    if core >= buffer:  # one radius given, the other from the heuristics
+    # A cluster's cut bonds are capped with H: its core atoms must see real atoms out to the
+    # ACE cutoff, or the caps sit inside the environments the fit learns.
+    shell = fit.cutoff if al.cutout == "cluster" else MIN_BUFFER_SHELL * d_nn
+    wanted = max(side / 2, core + shell)
+    default = math.ceil(100 * wanted) / 100 if al.cutout == "cluster" else round(wanted, 2)
+    buffer = al.buffer_radius or default  # a cluster's default never below core + cutoff
+    least = core + fit.cutoff if al.cutout == "cluster" else core
+    if buffer <= core or buffer < least:  # one radius given, the other from the heuristics
+        why = " plus the ACE cutoff (H caps must stay outside the core's environments)"
         raise ConfigError([
             f"active_learning.buffer_radius: {buffer:g} Å is not larger than core_radius "
-            f"{core:g} Å; give a buffer_radius above {core:g} Å (or leave both unset)"
+            f"{core:g} Å" + (why if al.cutout == "cluster" else "")
+            + f"; give a buffer_radius of at least {max(least, core):.2f} Å (or leave both unset)"
         ])  # fmt: skip
     if al.enabled and (al.core_radius is None or al.buffer_radius is None):
         notes.append(
