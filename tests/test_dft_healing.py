@@ -263,6 +263,12 @@ def test_input_set_occupations_and_spin() -> None:
         "Fe": ("smearing", {"Fe": 0.4}),
         "Ni": ("smearing", {"Ni": 0.2}),
     }
+    cubic = bulk("Si", "diamond", a=5.43, cubic=True)
+    cubic.rattle(0.05, seed=1)
+    cubic.set_cell(cubic.cell * 1.04, scale_atoms=True)  # strained and rattled: still gapped
+    assert prepare_input(cubic, settings)[1].namelists["system"]["occupations"] == "fixed"
+    del cubic[0]  # a vacancy: dangling bonds, states in the gap
+    assert prepare_input(cubic, settings)[1].namelists["system"]["occupations"] == "smearing"
     _, forced = prepare_input(si2(), settings.model_copy(update={"occupations": "smearing"}))
     assert forced.namelists["system"]["degauss"] == settings.degauss
     _, no_spin = prepare_input(

@@ -73,6 +73,7 @@ from pyacemaker.dft.inputs import (
     isolated_box,
     likely_metal,
     starting_magnetization,
+    uniform_coordination,
 )
 from pyacemaker.dft.pseudo import (
     DEFAULT_PSEUDO_DIR,
@@ -440,7 +441,9 @@ def _occupations(atoms: Atoms, settings: QESettings, spin: bool, isolated: bool)
     )
     if round(electrons) % 2:
         return "smearing", f"odd number of electrons ({electrons:g})"
-    return "fixed", "non-metals only, even electron count: assumed gapped"
+    if not uniform_coordination(atoms):
+        return "smearing", "atoms of unequal coordination (vacancy, surface or cut-out)"
+    return "fixed", "non-metals only, even electron count, equal coordination: assumed gapped"
 
 
 @cache

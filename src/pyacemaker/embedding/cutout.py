@@ -33,12 +33,13 @@ from ase.data import atomic_numbers, covalent_radii
 from ase.neighborlist import natural_cutoffs, neighbor_list
 from ase.optimize import BFGS
 
+from pyacemaker.dft.inputs import BOND_TOLERANCE
+
 FORCE_WEIGHT_KEY = "force_weight"  # pyacemaker.ace.pacemaker reads the same keys
 ENERGY_WEIGHT_KEY = "energy_weight"
 CORE_KEY = "core"
 CENTRE_KEY = "cutout_center"
 CAP_TAG = 1  # ASE tag of passivating hydrogens
-BOND_TOLERANCE = 1.2  # a bond: closer than 1.2 x the sum of covalent radii (Si-Si 2.35 < 2.66)
 
 
 def nearest_neighbour_distance(atoms: Atoms) -> float:
