@@ -184,11 +184,12 @@ def main() -> None:
     parser.add_argument("--explore", action="store_true", help="with exploration")
     parser.add_argument("--out", type=Path, default=Path("runs/baselines"))
     args = parser.parse_args()
-    runs = (
-        [(args.run, args.seed)]
-        if args.run
-        else [(mini_run(args.element, args.a, s, args.explore, args.out), s) for s in args.seeds]
-    )
+    runs = [(args.run, args.seed)] if args.run else []
+    for seed in [] if args.run else args.seeds:
+        try:
+            runs.append((mini_run(args.element, args.a, seed, args.explore, args.out), seed))
+        except RuntimeError as exc:  # a failed run is a row of the table, not the end of it
+            print(f"seed {seed}: {str(exc).splitlines()[0]}", file=sys.stderr)
     print(
         "| run | DFT cells (atoms) | teacher route | direct | teacher-only | delivered "
         "| direct, all DFT | random, same budget |"
