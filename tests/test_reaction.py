@@ -81,7 +81,7 @@ def test_sn2_pipeline_end_to_end_with_gfn2_xtb(tmp_path: Path) -> None:
     Marked slow: 6-12 min on the loaded 2-core machine, most of it pacemaker's TensorFlow
     set-up of a four-element basis.
     """
-    from pyacemaker.flows.reaction import run_reaction
+    from pyacemaker.runner import run_reaction
 
     summary = run_reaction(sn2_config(tmp_path, **SMALL_RUN), tmp_path / "store")
     v = summary.validation

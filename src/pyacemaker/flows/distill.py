@@ -6,6 +6,8 @@ ACE delta fit on DFT → active set → exploration (active learning with LAMMPS
 validate → report. Beside the teacher route, ACE is fitted directly on the DFT training
 labels (``07b_ace_direct``, the simple route); validate delivers the better of the two.
 Each stage is a small Maker from its domain package; this module only wires them.
+A config with a ``reaction:`` section gets the molecular chain instead
+(:mod:`pyacemaker.flows.reaction`): :func:`chain_maker` is the one place that picks.
 """
 
 from __future__ import annotations
@@ -17,9 +19,11 @@ from jobflow import Flow, Job, Maker
 
 from pyacemaker.ace.jobs import AceFitMaker, ActiveSetMaker
 from pyacemaker.config.plan import Plan
+from pyacemaker.config.reaction import ReactionRunConfig
 from pyacemaker.dft.jobs import IsolatedAtomMaker, LabelMaker
 from pyacemaker.flows.active_learning import ActiveLearningMaker
 from pyacemaker.flows.quality import QualityLoopMaker
+from pyacemaker.flows.reaction import ReactionMaker
 from pyacemaker.flows.report import ReportMaker
 from pyacemaker.selection.jobs import DiversitySelectMaker
 from pyacemaker.structures.jobs import CandidateMaker
@@ -271,3 +275,10 @@ def teacher_maker(plan: Plan) -> TeacherTrainMaker | PretrainedTeacherMaker:
         foundation=t.foundation, structure=plan.structure, sampling=plan.sampling,
         seed=plan.seed, finetune=train,
     )  # fmt: skip
+
+
+def chain_maker(plan: Plan | ReactionRunConfig) -> DistillationMaker | ReactionMaker:
+    """The chain of a validated config: the molecular one for a reaction, else the crystal one."""
+    if isinstance(plan, ReactionRunConfig):
+        return ReactionMaker.from_config(plan)
+    return DistillationMaker.from_plan(plan)
