@@ -62,6 +62,9 @@ def test_a_failed_reaction_stage_is_recorded_with_its_reason(
     assert "sample_reaction FAILED" in " ".join(shown.split())
     assert "  label_train" in shown and "NOT RUN" in shown
     assert "why: run h3 failed at stage sample_reaction" in shown and "GFN9" in shown
+    assert main(["submit", str(config)]) == 1  # FireWorks: crystal configs only, one line
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("error: reaction: ") and "use `pyacemaker run" in line
 
 
 def test_killed_reaction_run_resumes_without_repeating_oracle_work(

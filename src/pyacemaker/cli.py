@@ -102,9 +102,13 @@ def _submit(args: argparse.Namespace) -> int:
     from pymongo.errors import PyMongoError
 
     from pyacemaker.cluster.submit import submit_flow
+    from pyacemaker.config.reaction import is_reaction_config
     from pyacemaker.flows.distill import DistillationMaker
     from pyacemaker.runner import checked_plan
 
+    if is_reaction_config(args.config):
+        return _problems([f"reaction: a section of {args.config}: the molecular chain runs "
+                          f"on this machine only: use `pyacemaker run {args.config}`"])  # fmt: skip
     try:
         plan = checked_plan(args.config)
     except ConfigError as exc:
