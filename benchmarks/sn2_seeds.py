@@ -17,7 +17,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pyacemaker.flows.reaction import run_reaction
+from pyacemaker.runner import run_reaction
 from tests.test_reaction import SMALL_RUN, sn2_config
 
 

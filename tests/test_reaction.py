@@ -25,13 +25,14 @@ SMALL_RUN: dict[str, object] = {
     "ace": {"n_functions": 12, "max_iter": 300},
     "validation": {"md_steps": 200},
 }  # fmt: skip
-# Errors of the potential's CI-NEB against the oracle's, seeds 1-5 with SMALL_RUN
-# (benchmarks/sn2_seeds.py, docs/molecules.md): barrier +20.5, -20.4, -9.4, -7.4, +2.2 meV;
-# reaction energy -136.7, -0.9, +15.9, -49.0, -33.7 meV. This small basis (12 functions per
-# element for four elements) is a smoke-level budget: the tutorial's budget gave +9.7 and
-# -1.0 meV. Bounds about 3x and 1.8x the largest measured error.
-BARRIER_BOUND = 0.06  # eV
-REACTION_BOUND = 0.25  # eV
+# Errors of the potential's CI-NEB against the oracle's, seeds 1-5 with SMALL_RUN, measured
+# after the 0.85 x inner-core rule (benchmarks/sn2_seeds.py, docs/molecules.md): barrier
+# -21.3, -34.3, +33.1, -6.0, +17.3 meV; reaction energy -55.0, -26.2, +26.7, -34.0, -30.3 meV
+# (this test is seed 1). This small basis (12 functions per element for four elements) is a
+# smoke-level budget: the tutorial's budget gave +8.1 and -12.6 meV. Bounds about 2.3x and
+# 2.7x the largest measured error.
+BARRIER_BOUND = 0.08  # eV
+REACTION_BOUND = 0.15  # eV
 
 
 def sn2_config(tmp_path: Path, seed: int = 1, **overrides: object) -> Path:
@@ -81,7 +82,7 @@ def test_sn2_pipeline_end_to_end_with_gfn2_xtb(tmp_path: Path) -> None:
     Marked slow: 6-12 min on the loaded 2-core machine, most of it pacemaker's TensorFlow
     set-up of a four-element basis.
     """
-    from pyacemaker.flows.reaction import run_reaction
+    from pyacemaker.runner import run_reaction
 
     summary = run_reaction(sn2_config(tmp_path, **SMALL_RUN), tmp_path / "store")
     v = summary.validation

@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -37,19 +38,27 @@ def run_env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": path, "OMP_NUM_THREADS": "1"}
 
 
-def kill_inside_labelling(config: Path, store: Path, calculations: Path) -> int:
-    """Start a run, SIGKILL it once ``KILL_AFTER`` checkpoints exist; return how many did."""
+def kill_when(config: Path, store: Path, ready: Callable[[], bool], what: str) -> None:
+    """Start ``pyacemaker run``, SIGKILL its process group as soon as ``ready()`` holds."""
     cmd = [sys.executable, "-m", "pyacemaker.cli", "run", str(config), "--store", str(store)]
     proc = subprocess.Popen(cmd, env=run_env(), start_new_session=True)
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and proc.poll() is None:
-        done = list(calculations.glob("calc_*.label.json"))
-        if len(done) >= KILL_AFTER:
+        if ready():
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
-            return len(list(calculations.glob("calc_*.label.json")))
+            return
         time.sleep(0.02)
-    pytest.fail(f"the run ended (code {proc.poll()}) before {KILL_AFTER} calculations finished")
+    pytest.fail(f"the run ended (code {proc.poll()}) before {what}")
+
+
+def kill_inside_labelling(config: Path, store: Path, calculations: Path) -> int:
+    """Kill a run once ``KILL_AFTER`` checkpoints exist; return how many did."""
+    kill_when(
+        config, store, lambda: len(list(calculations.glob("calc_*.label.json"))) >= KILL_AFTER,
+        f"{KILL_AFTER} calculations finished",
+    )  # fmt: skip
+    return len(list(calculations.glob("calc_*.label.json")))
 
 
 @pytest.mark.slow

@@ -68,7 +68,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _run_reaction(args: argparse.Namespace) -> int:
     """A config with a ``reaction:`` section: the molecular chain (docs/molecules.md)."""
-    from pyacemaker.flows.reaction import run_reaction
+    from pyacemaker.runner import run_reaction
 
     try:
         summary = run_reaction(args.config, args.store)
@@ -102,9 +102,13 @@ def _submit(args: argparse.Namespace) -> int:
     from pymongo.errors import PyMongoError
 
     from pyacemaker.cluster.submit import submit_flow
+    from pyacemaker.config.reaction import is_reaction_config
     from pyacemaker.flows.distill import DistillationMaker
     from pyacemaker.runner import checked_plan
 
+    if is_reaction_config(args.config):
+        return _problems([f"reaction: a section of {args.config}: the molecular chain runs "
+                          f"on this machine only: use `pyacemaker run {args.config}`"])  # fmt: skip
     try:
         plan = checked_plan(args.config)
     except ConfigError as exc:
@@ -130,7 +134,7 @@ def _fw_config(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from pyacemaker.store import RunBook, job_state_table
+    from pyacemaker.store import RunBook, job_state_table, marked_run
 
     if args.launchpad:
         from pyacemaker.cluster.config import load_launchpad
@@ -139,10 +143,17 @@ def _status(args: argparse.Namespace) -> int:
         lines = launchpad_state_table(load_launchpad(args.launchpad))
         print("\n".join(lines) if lines else "no workflows on this launchpad")
         return 0
-    runs = RunBook(args.store).all()
+    run_id, store = None, args.store
+    if args.run_dir:  # the store its run.json names, unless --store says where it moved
+        try:
+            run_id, marked = marked_run(args.run_dir)
+        except ValueError as exc:
+            return _problems([f"run_dir: {exc}"])
+        store = args.store or marked
+    runs = [r for r in RunBook(store).all() if run_id in (None, r.run_id)]
     if not runs:
         print("no runs recorded in this store")
-    for line in job_state_table(runs, args.store):
+    for line in job_state_table(runs, store):
         print(line)
     return 0
 
@@ -236,6 +247,7 @@ def _add_cluster_commands(sub: Any) -> None:
     p.add_argument("--launchpad", help="my_launchpad.yaml (default: $LAUNCHPAD_FILE, FW_config)")
     p.set_defaults(func=_submit)
     p = sub.add_parser("status", help="list runs (or launchpad workflows) and each stage's state")
+    p.add_argument("run_dir", nargs="?", help="a run's output_dir: only that run (its run.json)")
     p.add_argument("--store", help="embedded store folder ($PYACEMAKER_STORE)")
     p.add_argument("--launchpad", help="my_launchpad.yaml: show its workflows and fireworks")
     p.set_defaults(func=_status)

@@ -9,6 +9,7 @@ which stages finished, failed or never ran.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 from datetime import UTC, datetime
@@ -22,6 +23,7 @@ from pydantic import BaseModel
 from pyacemaker.failures import Failure
 
 STORE_ENV = "PYACEMAKER_STORE"
+RUN_MARKER = "run.json"  # in output_dir: which run (in which store) its files belong to
 RunState = Literal["RUNNING", "COMPLETED", "FAILED"]
 
 
@@ -113,6 +115,21 @@ class RunBook:
         return [RunRecord.model_validate(_without_id(d)) for d in docs]
 
 
+def marked_run(run_dir: str | Path) -> tuple[str, str | None]:
+    """(run id, store folder) of the run whose files are in ``run_dir`` (its ``run.json``).
+
+    ValueError with the fix when the folder holds no run.
+    """
+    marker = Path(run_dir) / RUN_MARKER
+    if not marker.is_file():
+        raise ValueError(
+            f"{run_dir}: no {RUN_MARKER} in it: give a run's output_dir, or no folder to "
+            "list every run of the store"
+        )
+    recorded = json.loads(marker.read_text())
+    return str(recorded["run_id"]), recorded.get("store")
+
+
 def _without_id(doc: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in doc.items() if k != "_id"}
 
@@ -182,7 +199,9 @@ def job_state_table(runs: list[RunRecord], path: str | Path | None = None) -> li
         shown = shown_state(record)
         where = record.output_dir
         lines.append(f"{record.name} [{shown}] started {record.started}{took} → {where}")
-        lines += [f"  {name:16s} {state}" for name, state in job_states(record, store)]
+        states = job_states(record, store)
+        width = max([16, *(len(name) for name, _ in states)])
+        lines += [f"  {name:{width}s} {state}" for name, state in states]
         lines += target_lines(record, store)
         if record.state == "FAILED" and record.failure is not None:
             lines.append(f"  why: {record.failure.message(record.name)}".replace("\n", "\n  "))

@@ -122,8 +122,12 @@ def dft_ledger(view: RunView) -> list[Doc]:
         return recorded
     rows = []
     for name, out in view.outputs.items():
-        if name.startswith("dft_"):
+        if name.startswith(("dft_", "label_")):  # label_*: the molecular chain's oracle labels
             rows.append(_label_row(name, out))
+        elif "n_oracle_calls" in out:  # the molecular chain's sampling (path, Hessians, MD)
+            rows.append({"purpose": f"{name} (oracle)", "calls": out["n_oracle_calls"],
+                         "failed": 0, "healed": 0, "reused": 0,
+                         "engine_time_s": out.get("wall_time_s"), "source": ""})  # fmt: skip
         elif "n_dft_calls" in out:
             rows.append(_tiered_row(out))
         elif "iterations" in out:
@@ -226,7 +230,8 @@ def pool(view: RunView) -> Doc | None:
 
 def parity(view: RunView) -> dict[str, dict[str, np.ndarray]]:
     """Reference and predicted energies and forces per validation subset."""
-    suite = (view.outputs.get("validate") or {}).get("suite") or {}
+    doc = validation(view)
+    suite = doc.get("suite") or doc  # a reaction's validation holds its parity itself
     data = {}
     for name, result in (suite.get("parity") or {}).items():
         path = result.get("data_file")
@@ -238,7 +243,7 @@ def parity(view: RunView) -> dict[str, dict[str, np.ndarray]]:
 
 def validation(view: RunView) -> Doc:
     """Held-out errors and checks of the validation stage (empty until it ran)."""
-    return view.outputs.get("validate") or {}
+    return view.outputs.get("validate") or view.outputs.get("validate_reaction") or {}
 
 
 def files(view: RunView) -> list[tuple[str, Path]]:

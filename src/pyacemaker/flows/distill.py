@@ -7,6 +7,8 @@ validate → report. Beside the teacher route, ACE is fitted directly on the DFT
 labels (``07b_ace_direct``, the simple route) and, after exploration, on every DFT label
 of the run (``09c_ace_refit``: training cells plus cut-outs); validate delivers the best.
 Each stage is a small Maker from its domain package; this module only wires them.
+A config with a ``reaction:`` section gets the molecular chain instead
+(:mod:`pyacemaker.flows.reaction`): :func:`chain_maker` is the one place that picks.
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ from jobflow import Flow, Job, Maker
 
 from pyacemaker.ace.jobs import AceFitMaker, ActiveSetMaker
 from pyacemaker.config.plan import Plan
+from pyacemaker.config.reaction import ReactionRunConfig
 from pyacemaker.dft.jobs import IsolatedAtomMaker, LabelMaker, OracleLabelsMaker
 from pyacemaker.flows.active_learning import ActiveLearningMaker
 from pyacemaker.flows.quality import QualityLoopMaker
+from pyacemaker.flows.reaction import ReactionMaker
 from pyacemaker.flows.report import ReportMaker
 from pyacemaker.selection.jobs import DiversitySelectMaker
 from pyacemaker.structures.jobs import CandidateMaker
@@ -290,3 +294,10 @@ def teacher_maker(plan: Plan) -> TeacherTrainMaker | PretrainedTeacherMaker:
         foundation=t.foundation, structure=plan.structure, sampling=plan.sampling,
         seed=plan.seed, finetune=train,
     )  # fmt: skip
+
+
+def chain_maker(plan: Plan | ReactionRunConfig) -> DistillationMaker | ReactionMaker:
+    """The chain of a validated config: the molecular one for a reaction, else the crystal one."""
+    if isinstance(plan, ReactionRunConfig):
+        return ReactionMaker.from_config(plan)
+    return DistillationMaker.from_plan(plan)

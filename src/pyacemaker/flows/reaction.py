@@ -11,23 +11,24 @@ crystal chain is not wired for molecules: its MACE starting point is MACE-MP-0, 
 materials model that is neither offline here nor trained for charged molecular
 complexes, and with a fast molecular oracle (GFN2-xTB: milliseconds per label) the
 oracle itself labels every structure the teacher would (docs/molecules.md).
+
+The chain is picked in :func:`pyacemaker.flows.distill.chain_maker` and run, recorded and
+resumed by :func:`pyacemaker.runner.run_reaction` like the crystal chain.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jobflow import Flow, Job, Maker, job, run_locally
+from jobflow import Flow, Job, Maker, job
 from pydantic import BaseModel
 
 from pyacemaker.ace.jobs import AceFitMaker, ActiveSetMaker
 from pyacemaker.ace.schemas import AceFitSettings, AcePotentialDoc
-from pyacemaker.config.reaction import ReactionRunConfig, load_reaction_config
+from pyacemaker.config.reaction import ReactionRunConfig
 from pyacemaker.dft.jobs import IsolatedAtomMaker, LabelMaker
 from pyacemaker.dft.oracle import OracleSpec
 from pyacemaker.flows.report import _copy_potential
@@ -36,7 +37,6 @@ from pyacemaker.molecules.report import reaction_sections
 from pyacemaker.molecules.schemas import ReactionSampleDoc, ReactionValidationDoc
 from pyacemaker.oracle import LabelDoc
 from pyacemaker.selection.jobs import DiversitySelectMaker
-from pyacemaker.store import job_store
 from pyacemaker.validation.html import write_report
 
 DIRECT_ROUTE = (
@@ -199,28 +199,3 @@ def charged_kwargs(cfg: ReactionRunConfig) -> dict[str, Any]:
     if r.charge != 0 or r.multiplicity != 1:
         extra = {"charge": r.charge, "multiplicity": r.multiplicity}
     return extra | cfg.oracle.kwargs
-
-
-def run_reaction(config: str | Path, store_path: str | Path | None = None) -> ReactionSummary:
-    """Validate the config, run the molecular chain locally and return its summary.
-
-    Raises ConfigError for bad input (before anything runs), RuntimeError when a stage
-    failed (the run's folder keeps the stages' outputs for inspection).
-    """
-    cfg = load_reaction_config(config)
-    # One OpenMP thread per oracle evaluation: a 6-atom GFN2-xTB call took 1.5 s with
-    # tblite's default threads on a loaded 2-core machine and 12 ms with one (set before
-    # tblite is first imported, which reads it once; a user's own setting is kept).
-    os.environ.setdefault("OMP_NUM_THREADS", "1")
-    flow = ReactionMaker.from_config(cfg).make(cfg.folder.resolve())
-    store = job_store(store_path)
-    start = time.perf_counter()
-    responses = run_locally(flow, store=store, ensure_success=False, log=False)
-    report_uuid = flow.jobs[-1].uuid
-    if report_uuid not in responses:
-        failed = [j.name for j in flow.jobs if j.uuid not in responses]
-        raise RuntimeError(f"run {cfg.name} failed at stage {failed[0]}; see {cfg.folder}")
-    summary = ReactionSummary.model_validate(store.get_output(report_uuid))
-    with Path(summary.summary_file).open("a") as fh:
-        fh.write(f"total wall time: {(time.perf_counter() - start) / 60:.1f} min\n")
-    return summary
