@@ -170,6 +170,16 @@ def test_empty_validation_set_is_refused(labelled: list[Atoms], tmp_path: Path) 
         train_mace(labelled, tmp_path, TINY, valid=[])
 
 
+def test_valid_fraction_zero_trains_on_every_cell(labelled: list[Atoms]) -> None:
+    """A tiny set keeps every (unique) cell for training; the training set validates."""
+    from pyacemaker.surrogate.mace import _split
+
+    train, valid = _split(labelled, None, TINY.model_copy(update={"valid_fraction": 0.0}))
+    assert train == list(labelled) and valid == list(labelled)
+    held_out_train, held_out = _split(labelled, None, TINY)  # the default holds 10 % out
+    assert len(held_out) == 1 and len(held_out_train) == len(labelled) - 1
+
+
 def test_for_dataset_scales_batch_and_epochs() -> None:
     small = MaceTrainSettings.for_dataset(12)
     assert (small.batch_size, small.max_num_epochs) == (2, 167)

@@ -391,6 +391,7 @@ def expand(cfg: RunConfig) -> Plan:
         cfg.sampling.n_train,
         max_num_epochs=cfg.teacher.max_num_epochs,
         num_channels=cfg.teacher.num_channels,
+        valid_fraction=cfg.teacher.valid_fraction,
         r_max=cfg.ace.cutoff,
         seed=cfg.seed,
     )

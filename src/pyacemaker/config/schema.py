@@ -177,6 +177,10 @@ class TeacherConfig(_Strict):
     )
     max_num_epochs: int | None = Field(None, gt=0, description="a positive number of epochs")
     num_channels: int = Field(16, gt=0, description="a positive number of channels, e.g. 16")
+    valid_fraction: float = Field(
+        0.1, ge=0, lt=1, description="a share of the DFT cells MACE holds out for validation, "
+        "e.g. 0.1; 0 trains on every cell and validates on the training set",
+    )  # fmt: skip
     finetuning: Literal["naive", "multihead"] = Field(
         "naive",
         description="naive (fine-tune all weights on the DFT data) or multihead (keep a head "

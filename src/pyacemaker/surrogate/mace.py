@@ -382,6 +382,8 @@ def _split(
         if not valid:
             raise ValueError("valid is empty; pass None to hold out part of train instead")
         return list(train), list(valid)
+    if settings.valid_fraction == 0:  # nothing held out: the training set validates
+        return list(train), list(train)
     if len(train) < 2:
         raise ValueError("need at least 2 structures to hold one out for validation")
     n_valid = min(len(train) - 1, max(1, round(settings.valid_fraction * len(train))))
@@ -405,8 +407,9 @@ def train_mace(
     """Train (or fine-tune) a MACE teacher on labelled structures and validate it.
 
     Without ``valid``, a seeded ``settings.valid_fraction`` of ``train`` is held out
-    (at least one structure). ``foundation`` is a local file (from
-    :func:`resolve_foundation`) or the :class:`FoundationChoice` describing it.
+    (at least one structure; none when it is 0, and the training set validates).
+    ``foundation`` is a local file (from :func:`resolve_foundation`) or the
+    :class:`FoundationChoice` describing it.
     Everything is written under ``workdir``; its ``mace/`` subfolder is recreated.
     The validation RMSEs are recomputed here with :func:`mace_calculator`, so they
     measure exactly the file that the rest of the pipeline will load.

@@ -71,9 +71,11 @@ class MaceTrainSettings(BaseModel):
     )
     valid_fraction: float = Field(
         default=0.1,
-        gt=0,
+        ge=0,
         lt=1,
-        description="share of structures held out when no valid set is given",
+        description="share of structures held out when no valid set is given; 0 holds out "
+        "none: every structure trains and MACE validates (picks its checkpoint) on the "
+        "training set, for sets so small that each cell is unique (docs/benchmarks.md)",
     )
 
     @classmethod
