@@ -78,8 +78,7 @@ def test_missed_target_brings_its_data_and_is_rejudged_on_fresh_cells(
         ValidationDoc.model_validate(_output(emt_run, "validate")),
         AcePotentialDoc.model_validate(_output(emt_run, "active_set")),
         train, [train, pool], [10.0, 1.0], [test, eos], str(tmp_path / "loop"),
-        direct=AcePotentialDoc.model_validate(_output(emt_run, "active_set_direct")),
-    )  # fmt: skip
+    )  # fmt: skip  (it starts from the potential the validation delivered)
     responses = run_locally(first, store=JobStore(MemoryStore()), ensure_success=True)
     chain = responses[first.uuid]
     steps: list[Response[Any]] = [chain[i] for i in sorted(chain)]
