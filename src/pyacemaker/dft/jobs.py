@@ -36,8 +36,24 @@ class LabelMaker(Maker):
 
     @job
     def make(self, structures: str, workdir: str) -> LabelDoc:
-        """Write ``labelled.xyz`` (and ``failed.xyz`` with the error per structure)."""
-        return label_dataset(self.oracle.build(), structures, workdir, self.name)
+        """Write ``labelled.xyz`` (and ``failed.xyz`` with the error per structure).
+
+        Raises OracleFailedError when structures were given and none was labelled: the
+        stage then fails with the oracle's own reason (e.g. "No EMT-potential for Ga")
+        instead of the run failing later, at the first fit, on an empty dataset.
+        """
+        doc = label_dataset(self.oracle.build(), structures, workdir, self.name)
+        if doc.n_calls and not doc.n_labelled:
+            raise OracleFailedError(
+                f"{self.name}: the oracle failed on all {doc.n_calls} structures "
+                f"(each with its error in {doc.failed_dataset}); the first: "
+                f"{doc.failures[0].error}"
+            )
+        return doc
+
+
+class OracleFailedError(RuntimeError):
+    """A labelling stage labelled nothing: every structure failed in the oracle."""
 
 
 @dataclass
