@@ -6,14 +6,15 @@ Usage: python benchmarks/foundation_teacher.py RUN_DIR OUT_DIR [SEED ...]   (def
 RUN_DIR is a finished pw.x run (e.g. the quickstart's runs/si-quickstart): its
 ``plan.yaml`` gives the structure, sampling and teacher settings, and its labelled
 ``03_dft_train`` (the training cells), ``03_dft_test`` and ``03_dft_eos`` (held out) are
-read, never written. For every seed two teachers are trained on the same DFT training
+read, never written. For every seed, teachers are trained on the same DFT training
 cells with the plan's settings (seed replaced): ``scratch`` (TeacherTrainMaker, no
-foundation) and ``pretrained`` (PretrainedTeacherMaker with ``chgnet``: synthetic
-structures labelled by CHGNet, a MACE pre-trained on them, fine-tuned on the DFT cells).
-Both are scored on the held-out DFT cells (test + EOS); so are the pre-trained MACE
-before fine-tuning and CHGNet itself (zero-shot; energies also after removing the mean
-per-atom offset, since CHGNet's zero is not pw.x's). Writes ``results.json`` and prints
-a markdown table.
+foundation), ``pretrained`` (PretrainedTeacherMaker with ``chgnet``: synthetic
+structures labelled by CHGNet, shifted onto the DFT's energy zero, a MACE pre-trained
+on them, fine-tuned on the DFT cells) and ``pretrained_low_lr`` (the same pre-trained
+MACE fine-tuned with the learning rate times LOW_LR). All are scored on the held-out
+DFT cells (test + EOS); so are the pre-trained MACE before fine-tuning and CHGNet itself
+(zero-shot; energies also after removing the mean per-atom offset, since CHGNet's zero
+is not pw.x's). Writes ``results.json`` and prints a markdown table.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import json
 import sys
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +31,7 @@ import numpy as np
 import yaml
 from ase import Atoms
 from ase.calculators.calculator import BaseCalculator
-from jobflow import Flow, Job, run_locally
+from jobflow import Flow, Job, Response, run_locally
 
 from pyacemaker.config.schema import SamplingConfig, StructureConfig
 from pyacemaker.data import energy_of, forces_of, read_dataset
@@ -40,6 +42,8 @@ from pyacemaker.surrogate.pretrain import PretrainedTeacherMaker
 from pyacemaker.surrogate.schemas import MaceTrainSettings
 
 SETS = ("03_dft_train", "03_dft_test", "03_dft_eos")
+LOW_LR = 0.1  # pretrained_low_lr fine-tunes at this times the teacher's learning rate
+ROUTES = ("scratch", "pretrained", "pretrained_low_lr", "pretrain_only")
 
 
 def errors(calc: BaseCalculator, cells: Sequence[Atoms]) -> dict[str, float]:
@@ -69,11 +73,44 @@ def trained(workdir: Path, build: Callable[[], Job | Flow]) -> tuple[Path, float
     if model.is_file():
         return model, None
     start = time.perf_counter()
-    flow = build()
-    last = flow.jobs[-1] if isinstance(flow, Flow) else flow
-    run_locally(flow, ensure_success=True, log=False)
-    assert last.uuid and model.is_file()
+    run_locally(build(), ensure_success=True, log=False)
+    assert model.is_file()
     return model, time.perf_counter() - start
+
+
+def outputs(flow: Flow) -> dict[str, Any]:
+    """Run ``flow``; every job's output by its uuid."""
+    responses: dict[str, dict[int, Response[Any]]]
+    responses = run_locally(flow, ensure_success=True, log=False)
+    return {uuid: max(r.items())[1].output for uuid, r in responses.items()}
+
+
+def pretrained_routes(
+    maker: PretrainedTeacherMaker, train: str, tuned_dir: Path, low_dir: Path
+) -> dict[str, tuple[Path, float | None]]:
+    """The pre-training route, its fine-tuning at two learning rates from one pre-training."""
+    model = tuned_dir / "mace" / "teacher.model"
+    routes: dict[str, tuple[Path, float | None]] = {
+        "pretrain_only": (tuned_dir / "pretrain" / "mace" / "mace" / "teacher.model", None)
+    }
+    low_model = low_dir / "mace" / "teacher.model"
+    if low_model.is_file():  # both finished before
+        return {**routes, "pretrained": (model, None), "pretrained_low_lr": (low_model, None)}
+    start = time.perf_counter()
+    flow = maker.make(train, str(tuned_dir))
+    out = outputs(flow)
+    align, pre = (out[j.uuid] for j in flow.jobs[2:4])
+    (tuned_dir / "alignment.json").write_text(align.model_dump_json(indent=1))
+    routes["pretrained"] = (model, time.perf_counter() - start)
+    s = maker.finetune.settings
+    low = replace(
+        maker.finetune, foundation=CHGNET, settings=s.model_copy(update={"lr": s.lr * LOW_LR})
+    )
+    routes["pretrained_low_lr"] = trained(
+        low_dir,
+        lambda: low.make(train, str(low_dir), start_from=pre, energy_offsets=align.offsets),
+    )
+    return routes
 
 
 def one_seed(
@@ -83,6 +120,7 @@ def one_seed(
     settings = MaceTrainSettings(**{**plan["teacher"]["settings"], "seed": seed})
     row: dict[str, Any] = {"seed": seed}
     scratch_dir, tuned_dir = out / f"scratch_{seed}", out / f"pretrained_{seed}"
+    low_dir = out / f"pretrained_low_lr_{seed}"
     maker = PretrainedTeacherMaker(
         foundation=CHGNET,
         structure=StructureConfig(**plan["structure"]),
@@ -94,9 +132,11 @@ def one_seed(
         "scratch": trained(
             scratch_dir, lambda: TeacherTrainMaker(settings=settings).make(train, str(scratch_dir))
         ),
-        "pretrained": trained(tuned_dir, lambda: maker.make(train, str(tuned_dir))),
-        "pretrain_only": (tuned_dir / "pretrain" / "mace" / "mace" / "teacher.model", None),
+        **pretrained_routes(maker, train, tuned_dir, low_dir),
     }
+    alignment = tuned_dir / "alignment.json"
+    if alignment.is_file():
+        row["alignment"] = json.loads(alignment.read_text())
     for route, (model, wall) in routes.items():
         row[route] = errors(mace_calculator(model), held)
         if wall is not None:
@@ -119,7 +159,7 @@ def table(results: dict[str, Any]) -> str:
             return "-"
         return f"{np.mean(vals):{fmt}} ({min(vals):{fmt}}–{max(vals):{fmt}})"
 
-    for route in ("scratch", "pretrained", "pretrain_only"):
+    for route in ROUTES:
         lines.append(
             f"| {route} | {cell(route, 'forces', '.3f')} | {cell(route, 'energy_mev', '.1f')} "
             f"| {cell(route, 'energy_offset_removed_mev', '.1f')} "
