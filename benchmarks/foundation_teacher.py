@@ -22,8 +22,10 @@ from __future__ import annotations
 import json
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
+from functools import partial
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +41,7 @@ from pyacemaker.surrogate.foundation import CHGNET, foundation_calculator
 from pyacemaker.surrogate.jobs import TeacherTrainMaker
 from pyacemaker.surrogate.mace import mace_calculator
 from pyacemaker.surrogate.pretrain import PretrainedTeacherMaker
-from pyacemaker.surrogate.schemas import MaceTrainSettings
+from pyacemaker.surrogate.schemas import MaceTrainSettings, TeacherDoc
 
 SETS = ("03_dft_train", "03_dft_test", "03_dft_eos")
 LOW_LR = 0.1  # pretrained_low_lr fine-tunes at this times the teacher's learning rate
@@ -63,64 +65,63 @@ def errors(calc: BaseCalculator, cells: Sequence[Atoms]) -> dict[str, float]:
     }
 
 
-def trained(workdir: Path, build: Callable[[], Job | Flow]) -> tuple[Path, float | None]:
-    """The teacher model in ``workdir`` (trained by ``build()`` unless already there).
-
-    Returns the model file and the training wall time (None when it was found on disk:
-    an interrupted benchmark resumes without retraining).
-    """
-    model = workdir / "mace" / "teacher.model"
-    if model.is_file():
-        return model, None
-    start = time.perf_counter()
-    run_locally(build(), ensure_success=True, log=False)
-    assert model.is_file()
-    return model, time.perf_counter() - start
-
-
-def outputs(flow: Flow) -> dict[str, Any]:
+def outputs(flow: Flow | Job) -> dict[str, Any]:
     """Run ``flow``; every job's output by its uuid."""
     responses: dict[str, dict[int, Response[Any]]]
     responses = run_locally(flow, ensure_success=True, log=False)
     return {uuid: max(r.items())[1].output for uuid, r in responses.items()}
 
 
+Route = tuple[str, Path, float | None]  # name, model file, training wall time (None: reused)
+
+
+def trained(route: str, workdir: Path, build: Callable[[], Job | Flow]) -> Route:
+    """The teacher model in ``workdir``, trained by ``build()`` unless already there.
+
+    An interrupted benchmark resumes without retraining (wall time then None). The
+    TeacherDoc is kept beside the model (``teacher_doc.json``).
+    """
+    model = workdir / "mace" / "teacher.model"
+    if model.is_file():
+        return route, model, None
+    start = time.perf_counter()
+    for doc in outputs(build()).values():  # the pre-trained model's too
+        if isinstance(doc, TeacherDoc):
+            path = doc.model_path.parent.parent / "teacher_doc.json"
+            path.write_text(doc.model_dump_json(indent=1))
+    return route, model, time.perf_counter() - start
+
+
 def pretrained_routes(
     maker: PretrainedTeacherMaker, train: str, tuned_dir: Path, low_dir: Path
-) -> dict[str, tuple[Path, float | None]]:
-    """The pre-training route, its fine-tuning at two learning rates from one pre-training."""
-    model = tuned_dir / "mace" / "teacher.model"
-    routes: dict[str, tuple[Path, float | None]] = {
-        "pretrain_only": (tuned_dir / "pretrain" / "mace" / "mace" / "teacher.model", None)
-    }
-    low_model = low_dir / "mace" / "teacher.model"
-    if low_model.is_file():  # both finished before
-        return {**routes, "pretrained": (model, None), "pretrained_low_lr": (low_model, None)}
-    start = time.perf_counter()
-    flow = maker.make(train, str(tuned_dir))
-    out = outputs(flow)
-    align, pre = (out[j.uuid] for j in flow.jobs[2:4])
-    (tuned_dir / "alignment.json").write_text(align.model_dump_json(indent=1))
-    routes["pretrained"] = (model, time.perf_counter() - start)
+) -> Iterator[Route]:
+    """Pre-trained on shifted CHGNet labels, fine-tuned at two learning rates."""
+    build = partial(maker.make, train, str(tuned_dir))
+    yield trained("pretrained", tuned_dir, build)
+    yield "pretrain_only", tuned_dir / "pretrain" / "mace" / "mace" / "teacher.model", None
+    doc = TeacherDoc.model_validate_json((tuned_dir / "teacher_doc.json").read_text())
     s = maker.finetune.settings
     low = replace(
         maker.finetune, foundation=CHGNET, settings=s.model_copy(update={"lr": s.lr * LOW_LR})
     )
-    routes["pretrained_low_lr"] = trained(
-        low_dir,
-        lambda: low.make(train, str(low_dir), start_from=pre, energy_offsets=align.offsets),
+    pre = TeacherDoc.model_validate_json(
+        (tuned_dir / "pretrain" / "mace" / "teacher_doc.json").read_text()
     )
-    return routes
+    offsets = doc.foundation_resolution.energy_offsets
+    yield trained(
+        "pretrained_low_lr",
+        low_dir,
+        lambda: low.make(train, str(low_dir), start_from=pre, energy_offsets=offsets),
+    )
 
 
 def one_seed(
     plan: dict[str, Any], train: str, held: list[Atoms], out: Path, seed: int
-) -> dict[str, Any]:
-    """Both teacher routes for one seed, scored on the held-out cells."""
+) -> Iterator[dict[str, Any]]:
+    """The teacher routes for one seed, scored on the held-out cells as each finishes."""
     settings = MaceTrainSettings(**{**plan["teacher"]["settings"], "seed": seed})
     row: dict[str, Any] = {"seed": seed}
     scratch_dir, tuned_dir = out / f"scratch_{seed}", out / f"pretrained_{seed}"
-    low_dir = out / f"pretrained_low_lr_{seed}"
     maker = PretrainedTeacherMaker(
         foundation=CHGNET,
         structure=StructureConfig(**plan["structure"]),
@@ -128,20 +129,19 @@ def one_seed(
         seed=seed,
         finetune=TeacherTrainMaker(settings=settings),
     )
-    routes = {
-        "scratch": trained(
-            scratch_dir, lambda: TeacherTrainMaker(settings=settings).make(train, str(scratch_dir))
-        ),
-        **pretrained_routes(maker, train, tuned_dir, low_dir),
-    }
-    alignment = tuned_dir / "alignment.json"
-    if alignment.is_file():
-        row["alignment"] = json.loads(alignment.read_text())
-    for route, (model, wall) in routes.items():
+    routes = chain(
+        [trained("scratch", scratch_dir, partial(maker.finetune.make, train, str(scratch_dir)))],
+        pretrained_routes(maker, train, tuned_dir, out / f"pretrained_low_lr_{seed}"),
+    )
+    for route, model, wall in routes:
         row[route] = errors(mace_calculator(model), held)
         if wall is not None:
             row[route]["wall_s"] = wall
-    return row
+        doc = model.parent.parent / "teacher_doc.json"
+        if route == "pretrained" and doc.is_file():
+            choice = json.loads(doc.read_text())["foundation_resolution"]
+            row["energy_offsets"] = choice["energy_offsets"]
+        yield row
 
 
 def table(results: dict[str, Any]) -> str:
@@ -154,7 +154,7 @@ def table(results: dict[str, Any]) -> str:
     ]
 
     def cell(route: str, key: str, fmt: str) -> str:
-        vals = [r[route][key] for r in rows if key in r[route]]
+        vals = [r[route][key] for r in rows if key in r.get(route, {})]
         if not vals:
             return "-"
         return f"{np.mean(vals):{fmt}} ({min(vals):{fmt}}–{max(vals):{fmt}})"
@@ -197,8 +197,10 @@ def main(argv: list[str]) -> None:
         "seeds": [],
     }
     for seed in seeds:
-        results["seeds"].append(one_seed(plan, train, held, out, seed))
-        (out / "results.json").write_text(json.dumps(results, indent=1))
+        results["seeds"].append({"seed": seed})
+        for row in one_seed(plan, train, held, out, seed):  # saved as each route finishes
+            results["seeds"][-1] = row
+            (out / "results.json").write_text(json.dumps(results, indent=1))
         print(table(results), flush=True)
 
 
