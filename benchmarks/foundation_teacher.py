@@ -2,6 +2,7 @@
 
 Usage: python benchmarks/foundation_teacher.py RUN_DIR OUT_DIR [SEED ...]   (default 7 8 9)
        python benchmarks/foundation_teacher.py --table OUT_DIR [OUT_DIR ...]   (reprint, merged)
+       python benchmarks/foundation_teacher.py --ace RUN_DIR OUT_DIR SEED ROUTE [ROUTE ...]
 
 RUN_DIR is a finished pw.x run (e.g. the quickstart's runs/si-quickstart): its
 ``plan.yaml`` gives the structure, sampling and teacher settings, and its labelled
@@ -15,11 +16,19 @@ MACE fine-tuned with the learning rate times LOW_LR). All are scored on the held
 DFT cells (test + EOS); so are the pre-trained MACE before fine-tuning and CHGNet itself
 (zero-shot; energies also after removing the mean per-atom offset, since CHGNet's zero
 is not pw.x's). Writes ``results.json`` and prints a markdown table.
+
+``--ace`` puts the teachers of one seed (trained before in OUT_DIR; ``scratch`` is
+retrained there to get its TeacherDoc) through the pipeline's own later stages,
+:meth:`DistillationMaker.teacher_route` with the plan's settings: teacher MD pool, its
+labels, ACE base fit, delta fit on the DFT cells (no committee: plain teacher labels),
+and scores the base and delivered (delta) ACE on the same held-out cells
+(``ace_ROUTE_SEED/result.json``).
 """
 
 from __future__ import annotations
 
 import json
+import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -35,8 +44,12 @@ from ase import Atoms
 from ase.calculators.calculator import BaseCalculator
 from jobflow import Flow, Job, Response, run_locally
 
+from pyacemaker.ace.pacemaker import ace_calculator
+from pyacemaker.config.plan import Plan
 from pyacemaker.config.schema import SamplingConfig, StructureConfig
 from pyacemaker.data import energy_of, forces_of, read_dataset
+from pyacemaker.dft.reference import CACHE_FILE
+from pyacemaker.flows.distill import DistillationMaker
 from pyacemaker.surrogate.foundation import CHGNET, foundation_calculator
 from pyacemaker.surrogate.jobs import TeacherTrainMaker
 from pyacemaker.surrogate.mace import mace_calculator
@@ -173,7 +186,42 @@ def table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def delivered(run_dir: Path, out: Path, seed: int, routes: list[str]) -> None:
+    """``--ace``: the ACE each teacher of ``seed`` delivers (module docstring)."""
+    plan = Plan.model_validate(yaml.safe_load((run_dir / "plan.yaml").read_text()))
+    maker = DistillationMaker.from_plan(plan)
+    train = str(out / "train.xyz")
+    held = [a for name in SETS[1:] for a in read_dataset(run_dir / name / "labelled.xyz")]
+    cache = out / "reference_cache"  # the run's isolated-atom energies: no pw.x call here
+    cache.mkdir(exist_ok=True)
+    shutil.copy(run_dir / "03_reference" / CACHE_FILE, cache / CACHE_FILE)
+    for route in routes:  # one result file per route: several processes may run at once
+        d = out / f"ace_{route}_{seed}"
+        teacher = out / f"{route}_{seed}"
+        if route == "scratch":
+            teacher = d / "04_teacher"
+            settings = plan.teacher.settings.model_copy(update={"seed": seed})
+            scratch = TeacherTrainMaker(settings=settings)
+            trained(route, teacher, partial(scratch.make, train, str(teacher)))
+        doc = TeacherDoc.model_validate_json((teacher / "teacher_doc.json").read_text())
+        ref = replace(maker.reference, cache_dir=str(cache)).make(train, str(d / "03_reference"))
+        start = time.perf_counter()
+        md, pool, base, delta = maker.teacher_route(doc, train, ref.output, d)
+        done = outputs(Flow([ref, md, pool, base, delta]))
+        result = {
+            "teacher_model": str(doc.model_path),
+            "base": errors(ace_calculator(done[base.uuid]), held),
+            "delivered": errors(ace_calculator(done[delta.uuid]), held),
+            "wall_s": time.perf_counter() - start,
+        }
+        (d / "result.json").write_text(json.dumps(result, indent=1))
+        print(route, json.dumps(result), flush=True)
+
+
 def main(argv: list[str]) -> None:
+    if argv[:1] == ["--ace"]:
+        delivered(Path(argv[1]), Path(argv[2]).resolve(), int(argv[3]), argv[4:])
+        return
     if argv[:1] == ["--table"]:  # one or more OUT dirs (e.g. one per seed, run in parallel)
         parts = [json.loads((Path(d) / "results.json").read_text()) for d in argv[1:]]
         merged = {**parts[0], "seeds": [row for part in parts for row in part["seeds"]]}
