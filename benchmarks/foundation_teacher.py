@@ -1,21 +1,23 @@
 """Teacher routes at the same DFT data: from scratch vs CHGNet-synthetic pre-training + fine-tune.
 
-Usage: python benchmarks/foundation_teacher.py RUN_DIR OUT_DIR [SEED ...]   (default 7 8 9)
+Usage: python benchmarks/foundation_teacher.py RUN_DIR OUT_DIR [SEED ...] [--lr-factor F]
+           [--labels-from OLD_OUT_DIR]                                  (default seeds 7 8 9)
        python benchmarks/foundation_teacher.py --table OUT_DIR [OUT_DIR ...]   (reprint, merged)
        python benchmarks/foundation_teacher.py --ace RUN_DIR OUT_DIR SEED ROUTE [ROUTE ...]
 
 RUN_DIR is a finished pw.x run (e.g. the quickstart's runs/si-quickstart): its
 ``plan.yaml`` gives the structure, sampling and teacher settings, and its labelled
 ``03_dft_train`` (the training cells), ``03_dft_test`` and ``03_dft_eos`` (held out) are
-read, never written. For every seed, teachers are trained on the same DFT training
+read, never written. For every seed two teachers are trained on the same DFT training
 cells with the plan's settings (seed replaced): ``scratch`` (TeacherTrainMaker, no
-foundation), ``pretrained`` (PretrainedTeacherMaker with ``chgnet``: synthetic
+foundation) and ``pretrained`` (PretrainedTeacherMaker with ``chgnet``: synthetic
 structures labelled by CHGNet, shifted onto the DFT's energy zero, a MACE pre-trained
-on them, fine-tuned on the DFT cells) and ``pretrained_low_lr`` (the same pre-trained
-MACE fine-tuned with the learning rate times LOW_LR). All are scored on the held-out
-DFT cells (test + EOS); so are the pre-trained MACE before fine-tuning and CHGNet itself
-(zero-shot; energies also after removing the mean per-atom offset, since CHGNet's zero
-is not pw.x's). Writes ``results.json`` and prints a markdown table.
+on them, fine-tuned on the DFT cells; ``pretrained_lrF`` when fine-tuned at F times the
+learning rate, :class:`Options`). Both are scored on the held-out DFT cells (test +
+EOS); so are the pre-trained MACE before fine-tuning and CHGNet itself (zero-shot;
+energies also after removing the mean per-atom offset, since CHGNet's zero is not
+pw.x's). Writes ``results.json`` and prints a markdown table; ``--table`` merges the
+routes of several OUT_DIRs seed by seed.
 
 ``--ace`` puts the teachers of one seed (trained before in OUT_DIR; ``scratch`` is
 retrained there to get its TeacherDoc) through the pipeline's own later stages,
@@ -32,9 +34,8 @@ import shutil
 import sys
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import partial
-from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -57,8 +58,17 @@ from pyacemaker.surrogate.pretrain import PretrainedTeacherMaker
 from pyacemaker.surrogate.schemas import MaceTrainSettings, TeacherDoc
 
 SETS = ("03_dft_train", "03_dft_test", "03_dft_eos")
-LOW_LR = 0.1  # pretrained_low_lr fine-tunes at this times the teacher's learning rate
-ROUTES = ("scratch", "pretrained", "pretrained_low_lr", "pretrain_only")
+
+
+@dataclass
+class Options:
+    """``--lr-factor F``: fine-tune at F times the teacher's learning rate (route
+    ``pretrained_lrF``); ``--labels-from OLD_OUT``: pre-train on the CHGNet labels of the
+    synthetic cells an earlier run of this benchmark made (the same seed draws the same
+    cells), instead of drawing and labelling them again."""
+
+    lr_factor: float = 1.0
+    labels_from: Path = Path()
 
 
 def errors(calc: BaseCalculator, cells: Sequence[Atoms]) -> dict[str, float]:
@@ -105,53 +115,42 @@ def trained(route: str, workdir: Path, build: Callable[[], Job | Flow]) -> Route
     return route, model, time.perf_counter() - start
 
 
-def pretrained_routes(
-    maker: PretrainedTeacherMaker, train: str, tuned_dir: Path, low_dir: Path
-) -> Iterator[Route]:
-    """Pre-trained on shifted CHGNet labels, fine-tuned at two learning rates."""
-    build = partial(maker.make, train, str(tuned_dir))
-    yield trained("pretrained", tuned_dir, build)
-    yield "pretrain_only", tuned_dir / "pretrain" / "mace" / "mace" / "teacher.model", None
-    doc = TeacherDoc.model_validate_json((tuned_dir / "teacher_doc.json").read_text())
-    s = maker.finetune.settings
-    low = replace(
-        maker.finetune, foundation=CHGNET, settings=s.model_copy(update={"lr": s.lr * LOW_LR})
-    )
-    pre = TeacherDoc.model_validate_json(
-        (tuned_dir / "pretrain" / "mace" / "teacher_doc.json").read_text()
-    )
-    offsets = doc.foundation_resolution.energy_offsets
-    yield trained(
-        "pretrained_low_lr",
-        low_dir,
-        lambda: low.make(train, str(low_dir), start_from=pre, energy_offsets=offsets),
-    )
-
-
 def one_seed(
-    plan: dict[str, Any], train: str, held: list[Atoms], out: Path, seed: int
+    plan: dict[str, Any], train: str, held: list[Atoms], out: Path, seed: int, opts: Options
 ) -> Iterator[dict[str, Any]]:
     """The teacher routes for one seed, scored on the held-out cells as each finishes."""
     settings = MaceTrainSettings(**{**plan["teacher"]["settings"], "seed": seed})
     row: dict[str, Any] = {"seed": seed}
-    scratch_dir, tuned_dir = out / f"scratch_{seed}", out / f"pretrained_{seed}"
+    route = "pretrained" if opts.lr_factor == 1 else f"pretrained_lr{opts.lr_factor:g}"
+    scratch_dir, tuned_dir = out / f"scratch_{seed}", out / f"{route}_{seed}"
     maker = PretrainedTeacherMaker(
         foundation=CHGNET,
         structure=StructureConfig(**plan["structure"]),
         sampling=SamplingConfig(**plan["sampling"]),
         seed=seed,
-        finetune=TeacherTrainMaker(settings=settings),
+        finetune=TeacherTrainMaker(
+            settings=settings.model_copy(update={"lr": settings.lr * opts.lr_factor})
+        ),
     )
-    routes = chain(
-        [trained("scratch", scratch_dir, partial(maker.finetune.make, train, str(scratch_dir)))],
-        pretrained_routes(maker, train, tuned_dir, out / f"pretrained_low_lr_{seed}"),
+    labels = opts.labels_from / f"pretrained_{seed}" / "pretrain" / "label" / "labelled.xyz"
+    build = (
+        partial(maker.make, train, str(tuned_dir))
+        if opts.labels_from == Path()
+        else lambda: Flow(list[Flow | Job](maker.train_stages(str(labels), train, str(tuned_dir))))
     )
-    for route, model, wall in routes:
-        row[route] = errors(mace_calculator(model), held)
+    scratch = partial(TeacherTrainMaker(settings=settings).make, train, str(scratch_dir))
+    pre_model = tuned_dir / "pretrain" / "mace" / "mace" / "teacher.model"
+    routes = [
+        trained("scratch", scratch_dir, scratch),
+        trained(route, tuned_dir, build),
+        (f"{route}: pretrain only", pre_model, None),
+    ]
+    for name, model, wall in routes:
+        row[name] = errors(mace_calculator(model), held)
         if wall is not None:
-            row[route]["wall_s"] = wall
+            row[name]["wall_s"] = wall
         doc = model.parent.parent / "teacher_doc.json"
-        if route == "pretrained" and doc.is_file():
+        if name == route and doc.is_file():
             choice = json.loads(doc.read_text())["foundation_resolution"]
             row["energy_offsets"] = choice["energy_offsets"]
         yield row
@@ -172,7 +171,8 @@ def table(results: dict[str, Any]) -> str:
             return "-"
         return f"{np.mean(vals):{fmt}} ({min(vals):{fmt}}–{max(vals):{fmt}})"
 
-    for route in ROUTES:
+    routes = (k for r in rows for k, v in r.items() if isinstance(v, dict) and "forces" in v)
+    for route in dict.fromkeys(routes):
         lines.append(
             f"| {route} | {cell(route, 'forces', '.3f')} | {cell(route, 'energy_mev', '.1f')} "
             f"| {cell(route, 'energy_offset_removed_mev', '.1f')} "
@@ -224,11 +224,20 @@ def main(argv: list[str]) -> None:
         return
     if argv[:1] == ["--table"]:  # one or more OUT dirs (e.g. one per seed, run in parallel)
         parts = [json.loads((Path(d) / "results.json").read_text()) for d in argv[1:]]
-        merged = {**parts[0], "seeds": [row for part in parts for row in part["seeds"]]}
-        print(table(merged))
+        by_seed: dict[int, dict[str, Any]] = {}  # one row per seed, routes from every part
+        for row in (row for part in parts for row in part["seeds"]):
+            by_seed.setdefault(row["seed"], {}).update(row)
+        print(table({**parts[0], "seeds": list(by_seed.values())}))
         return
-    run_dir, out = Path(argv[0]), Path(argv[1]).resolve()
-    seeds = [int(s) for s in argv[2:]] or [7, 8, 9]
+    opts, rest = Options(), list(argv)
+    flags = (("--lr-factor", "lr_factor", float), ("--labels-from", "labels_from", Path))
+    for flag, attr, kind in flags:
+        if flag in rest:
+            i = rest.index(flag)
+            setattr(opts, attr, kind(rest[i + 1]))
+            del rest[i : i + 2]
+    run_dir, out = Path(rest[0]), Path(rest[1]).resolve()
+    seeds = [int(s) for s in rest[2:]] or [7, 8, 9]
     out.mkdir(parents=True, exist_ok=True)
     plan = yaml.safe_load((run_dir / "plan.yaml").read_text())
     data = {name: read_dataset(run_dir / name / "labelled.xyz") for name in SETS}
@@ -246,7 +255,7 @@ def main(argv: list[str]) -> None:
     }
     for seed in seeds:
         results["seeds"].append({"seed": seed})
-        for row in one_seed(plan, train, held, out, seed):  # saved as each route finishes
+        for row in one_seed(plan, train, held, out, seed, opts):  # saved as each route finishes
             results["seeds"][-1] = row
             (out / "results.json").write_text(json.dumps(results, indent=1))
         print(table(results), flush=True)

@@ -178,16 +178,25 @@ class PretrainedTeacherMaker(Maker):
         label = LabelMaker(name="pretrain_label", oracle=calculator_spec(self.foundation)).make(
             gen.output.candidates, str(d / "label")
         )
-        align = EnergyZeroMaker(foundation=self.foundation).make(
-            label.output.dataset, train, str(d / "align")
-        )
+        return [gen, label, *self.train_stages(label.output.dataset, train, workdir)]
+
+    def train_stages(
+        self, labels: str | OutputReference, train: str | OutputReference, workdir: str
+    ) -> list[Job]:
+        """The foundation's ``labels`` onto the DFT zero → pre-trained → fine-tuned on ``train``.
+
+        The second half of :meth:`stages`, apart so that labels made before (a benchmark
+        comparing fine-tuning settings) are not drawn and labelled again.
+        """
+        d = Path(workdir) / "pretrain"
+        align = EnergyZeroMaker(foundation=self.foundation).make(labels, train, str(d / "align"))
         pre = TeacherTrainMaker(name="teacher_pretrain", settings=self._pretrain_settings()).make(
             align.output.dataset, str(d / "mace")
         )
         tuned = replace(self.finetune, foundation=self.foundation).make(
             train, workdir, start_from=pre.output, energy_offsets=align.output.offsets
         )
-        return [gen, label, align, pre, tuned]
+        return [align, pre, tuned]
 
     def make(self, train: str | OutputReference, workdir: str) -> Flow:
         """The :meth:`stages` as one Flow whose output is the fine-tuned TeacherDoc."""
