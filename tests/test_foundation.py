@@ -18,7 +18,7 @@ from jobflow import run_locally
 
 from pyacemaker.cli import main
 from pyacemaker.config.schema import SamplingConfig, StructureConfig
-from pyacemaker.data import read_dataset, write_dataset
+from pyacemaker.data import ENERGY_KEY, energy_of, forces_of, read_dataset, write_dataset
 from pyacemaker.oracle import ase_calculator_oracle
 from pyacemaker.selection.jobs import DiversitySelectMaker, SelectionDoc
 from pyacemaker.structures.generators import min_distance_ratio, normal_mode_cells
@@ -31,7 +31,7 @@ from pyacemaker.surrogate.foundation import (
 )
 from pyacemaker.surrogate.jobs import TeacherTrainMaker
 from pyacemaker.surrogate.mace import FoundationModelError, _train_args, resolve_device
-from pyacemaker.surrogate.pretrain import PretrainedTeacherMaker
+from pyacemaker.surrogate.pretrain import EnergyZeroMaker, PretrainedTeacherMaker
 from pyacemaker.surrogate.schemas import MaceTrainSettings, TeacherDoc
 
 from .conftest import MINI_EMT, write_config
@@ -131,8 +131,39 @@ def test_pretrain_then_finetune_teacher_end_to_end(tmp_path: Path) -> None:
     synthetic = read_dataset(tmp_path / "teacher" / "pretrain" / "label" / "labelled.xyz")
     assert len(synthetic) == 10
     assert "CHGNetCalculator" in str(synthetic[0].info["label_source"])
+    # the pre-training labels are CHGNet's moved by the recorded offset onto EMT's zero
+    offsets = doc.foundation_resolution.energy_offsets
+    assert offsets is not None and set(offsets) == {"Cu"}
+    aligned = read_dataset(tmp_path / "teacher" / "pretrain" / "align" / "labelled.xyz")
+    for before, after in zip(synthetic, aligned, strict=True):
+        assert energy_of(after) == pytest.approx(energy_of(before) + len(before) * offsets["Cu"])
     assert doc.n_valid >= 1 and np.isfinite(doc.valid_rmse_forces_ev_per_ang)
     assert doc.model_path.is_file() and doc.model_path != doc.foundation
+
+
+def test_energy_zero_offsets_per_element(tmp_path: Path) -> None:
+    """Least-squares offsets recover a known per-element zero shift; forces untouched."""
+    true = {"Cu": -100.0, "Al": -40.0}
+    cells = []
+    for i in range(6):  # 0..4 Al of 4 atoms: compositions differ, so both offsets are fixed
+        cell = bulk("Cu", "fcc", a=3.8, cubic=True)
+        cell.symbols[: i % 5] = "Al"
+        cell.rattle(0.05, seed=i)
+        cells.append(cell)
+    emt = ase_calculator_oracle("ase.calculators.emt.EMT").label(cells, tmp_path / "emt").labelled
+    for atoms in emt[:4]:  # the "DFT" cells: EMT on another energy zero
+        atoms.info[ENERGY_KEY] += sum(true[s] for s in atoms.symbols)
+    train = write_dataset(tmp_path / "dft.xyz", emt[:4])
+    labels = write_dataset(tmp_path / "foundation.xyz", emt[4:])
+    job = EnergyZeroMaker(foundation="ase.calculators.emt.EMT").make(
+        str(labels), str(train), str(tmp_path / "align")
+    )
+    doc = run_locally(job, ensure_success=True, log=False)[job.uuid][1].output
+    assert doc.offsets == pytest.approx(true, abs=1e-6) and doc.residual_mev_per_atom < 1e-3
+    for before, after in zip(emt[4:], read_dataset(doc.dataset), strict=True):
+        shift = sum(true[s] for s in before.symbols)
+        assert energy_of(after) == pytest.approx(energy_of(before) + shift, abs=1e-5)
+        assert np.allclose(forces_of(after), forces_of(before))
 
 
 def test_unloadable_foundation_stops_before_any_dft(

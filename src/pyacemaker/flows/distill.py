@@ -16,18 +16,20 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from jobflow import Flow, Job, Maker
+from jobflow import Flow, Job, Maker, OutputReference
 
 from pyacemaker.ace.jobs import AceFitMaker, ActiveSetMaker
 from pyacemaker.config.plan import Plan
 from pyacemaker.config.reaction import ReactionRunConfig
 from pyacemaker.dft.jobs import IsolatedAtomMaker, LabelMaker, OracleLabelsMaker
+from pyacemaker.dft.reference import ReferenceEnergyDoc
 from pyacemaker.flows.active_learning import ActiveLearningMaker
 from pyacemaker.flows.quality import QualityLoopMaker
 from pyacemaker.flows.reaction import ReactionMaker
 from pyacemaker.flows.report import ReportMaker
 from pyacemaker.selection.jobs import DiversitySelectMaker
 from pyacemaker.structures.jobs import CandidateMaker
+from pyacemaker.surrogate.committee import CommitteeDoc
 from pyacemaker.surrogate.foundation import foundation_kind
 from pyacemaker.surrogate.jobs import (
     CommitteeMaker,
@@ -36,6 +38,7 @@ from pyacemaker.surrogate.jobs import (
     TeacherTrainMaker,
 )
 from pyacemaker.surrogate.pretrain import PretrainedTeacherMaker
+from pyacemaker.surrogate.schemas import TeacherDoc
 from pyacemaker.validation.jobs import ValidateMaker
 
 # Fields of teacher.committee that configure the committee and the tiered routing.
@@ -99,19 +102,10 @@ class DistillationMaker(Maker):
             if self.committee is not None and self.committee.size > 1
             else None
         )
-        md = self.teacher_md.make(teacher.output, at("05_teacher_md"))
-        pool = self.teacher_label.make(
-            teacher.output, md.output, at("06_pool"), committee.output if committee else None
-        )
-        base = self.base_fit.make(
-            [pool.output.dataset], [1.0], at("07_ace_base"), reference=ref.output
-        )
-        delta = self.delta_fit.make(
-            [dft_train.output.dataset, pool.output.dataset],
-            [self.delta_dft_weight, 1.0],
-            at("08_ace_delta"),
-            initial=base.output,
-        )
+        md, pool, base, delta = self.teacher_route(
+            teacher.output, dft_train.output.dataset, ref.output, d,
+            committee.output if committee else None,
+        )  # fmt: skip
         final = self.active_set.make(
             delta.output, [dft_train.output.dataset, pool.output.dataset], at("09_active_set")
         )
@@ -215,6 +209,32 @@ class DistillationMaker(Maker):
             rep,
         ]
         return Flow(jobs, output=rep.output, name=self.name)
+
+    def teacher_route(
+        self,
+        teacher: TeacherDoc | OutputReference,
+        train: str | OutputReference,
+        reference: ReferenceEnergyDoc | OutputReference,
+        output_dir: Path,
+        committee: CommitteeDoc | OutputReference | None = None,
+    ) -> tuple[Job, Job, Job, Job]:
+        """Teacher MD pool → its labels → ACE base fit → delta fit on the DFT ``train``.
+
+        The ACE a teacher delivers, in ``output_dir``'s numbered folders; a method of its
+        own so that a benchmark can put another teacher through the same stages.
+        """
+        md = self.teacher_md.make(teacher, str(output_dir / "05_teacher_md"))
+        pool = self.teacher_label.make(teacher, md.output, str(output_dir / "06_pool"), committee)
+        base = self.base_fit.make(
+            [pool.output.dataset], [1.0], str(output_dir / "07_ace_base"), reference=reference
+        )
+        delta = self.delta_fit.make(
+            [train, pool.output.dataset],
+            [self.delta_dft_weight, 1.0],
+            str(output_dir / "08_ace_delta"),
+            initial=base.output,
+        )
+        return md, pool, base, delta
 
     @classmethod
     def from_plan(cls, plan: Plan) -> DistillationMaker:

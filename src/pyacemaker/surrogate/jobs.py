@@ -49,7 +49,9 @@ class TeacherTrainMaker(Maker):
     (e.g. the fallback from multihead), is in ``TeacherDoc.finetuning``.
     ``start_from`` (a MACE teacher pre-trained on foundation-labelled structures,
     :class:`~pyacemaker.surrogate.pretrain.PretrainedTeacherMaker`) replaces the
-    foundation file: the teacher is then that model fine-tuned on ``train``.
+    foundation file: the teacher is then that model fine-tuned on ``train``;
+    ``energy_offsets``, the shift that put its pre-training labels on the DFT's energy
+    zero, is recorded in ``TeacherDoc.foundation_resolution``.
     """
 
     name: str = "teacher"
@@ -58,24 +60,34 @@ class TeacherTrainMaker(Maker):
     finetuning: str = "naive"
     replay_file: Path | None = None
 
-    def _choice(self, start_from: TeacherDoc | None) -> FoundationChoice:
+    def _choice(
+        self, start_from: TeacherDoc | None, energy_offsets: dict[str, float] | None
+    ) -> FoundationChoice:
         if start_from is not None:
+            shift = "" if energy_offsets is None else f" shifted by {energy_offsets} eV/atom"
             detail = (
                 f"MACE pre-trained on {start_from.n_train} structures labelled by "
-                f"{self.foundation}, at {start_from.model_path}"
+                f"{self.foundation}{shift}, at {start_from.model_path}"
             )
             return FoundationChoice(
-                spec=self.foundation, path=start_from.model_path, how="pretrained", detail=detail
-            )
+                spec=self.foundation, path=start_from.model_path, how="pretrained",
+                detail=detail, energy_offsets=energy_offsets,
+            )  # fmt: skip
         if foundation_kind(self.foundation) == "calculator":  # nothing MACE can fine-tune
             return resolve_foundation_choice("none")
         return resolve_foundation_choice(self.foundation)
 
     @job
-    def make(self, train: str, workdir: str, start_from: TeacherDoc | None = None) -> TeacherDoc:
+    def make(
+        self,
+        train: str,
+        workdir: str,
+        start_from: TeacherDoc | None = None,
+        energy_offsets: dict[str, float] | None = None,
+    ) -> TeacherDoc:
         """Train on the structures in ``train`` (extxyz) inside ``workdir``."""
         structures = read_dataset(train)
-        choice = self._choice(start_from)
+        choice = self._choice(start_from, energy_offsets)
         plan = finetune_policy(choice, self.finetuning, self.replay_file)
         with stage("teacher", f"MACE on {len(structures)} DFT structures ({plan.reason})"):
             return train_mace(structures, workdir, self.settings, foundation=choice, finetune=plan)

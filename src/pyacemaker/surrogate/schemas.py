@@ -119,6 +119,24 @@ class FoundationChoice(BaseModel):
     path: Path | None = Field(description="the local .model file, None = from scratch")
     how: FoundationHow = Field(description="how the file was found")
     detail: str = Field(description="one human-readable line, e.g. the cache path")
+    energy_offsets: dict[str, float] | None = Field(
+        default=None,
+        description="pretrained only: eV/atom per element added to the foundation's "
+        "synthetic labels to put them on the DFT's energy zero (EnergyAlignment)",
+    )
+
+
+class EnergyAlignment(BaseModel):
+    """Foundation labels moved onto the DFT's energy zero, and how well the zero fits."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dataset: str = Field(description="the shifted labels (extxyz)")
+    offsets: dict[str, float] = Field(description="eV/atom per element added to each energy")
+    n_reference: int = Field(ge=1, description="DFT cells the offsets were fitted on")
+    residual_mev_per_atom: float = Field(
+        description="RMS per-atom energy difference, foundation + offsets vs DFT, on them"
+    )
 
 
 FinetuneMode = Literal["scratch", "naive", "multihead"]
