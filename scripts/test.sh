@@ -16,4 +16,4 @@ echo "[test] pytest"
 # temporary folder: pytest's default /tmp/pytest-of-USER keeps only the 3 newest runs, so a
 # second pytest on the machine would delete this run's files (fixture runs) under it.
 PYACEMAKER_STORE="$(mktemp -d)" "$VENV/bin/python" -m pytest -q "${marker[@]}" \
-  --basetemp="$(mktemp -d)/pytest" tests
+  --durations=15 --basetemp="$(mktemp -d)/pytest" tests
