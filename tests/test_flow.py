@@ -130,14 +130,16 @@ def test_failed_stage_is_reported_and_failures_kept(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # Every oracle call fails (an EMT without parameters for Si raises): the labelling
-    # stage records every failure and then fails itself, with the oracle's reason.
+    # stage records every failure and then fails itself, with the oracle's reason, instead
+    # of the run dying later at the teacher on an empty dataset.
     config = write_config(
         tmp_path, {**MINI_EMT, "structure": "Si", "output_dir": str(tmp_path / "out")}
     )
     store = tmp_path / "store"
     assert main(["run", str(config), "--store", str(store)]) == 1
     err = capsys.readouterr().err
-    assert "the oracle failed on all" in err and "No EMT-potential for Si" in err
+    assert "failed at stage dft_" in err and "the oracle failed on all" in err
+    assert "No EMT-potential for Si" in err
     failed = read_dataset(tmp_path / "out" / "03_dft_train" / "failed.xyz")
     assert len(failed) == 8 and all("error" in a.info for a in failed)
     main(["status", "--store", str(store)])

@@ -104,24 +104,6 @@ def test_a_failed_run_names_the_stage_the_error_and_the_folder(
     assert "error: run cu-emt-mini failed at stage generate" in err and "look in" in err
 
 
-def test_an_oracle_that_labels_nothing_fails_its_own_stage(tmp_path: Path) -> None:
-    """EMT has no Ga: the first labelling stage fails with EMT's reason, within seconds.
-
-    Before, every label failed quietly, the run went on and died at the teacher with
-    "need at least 2 structures to hold one out", which hid the reason.
-    """
-    data = {**MINI_EMT, "output_dir": str(tmp_path / "out"),
-            "structure": {"formula": "GaAs", "crystal": "zincblende"}}  # fmt: skip
-    config = tmp_path / "c.yaml"
-    config.write_text(yaml.safe_dump(data))
-    with pytest.raises(RuntimeError) as info:
-        run(config, store_path=tmp_path / "store")
-    message = str(info.value)
-    assert "failed at stage dft_test" in message
-    assert "the oracle failed on all 4 structures" in message
-    assert "No EMT-potential for Ga" in message
-
-
 def test_every_stage_has_its_folder(tmp_path: Path) -> None:
     """The folder a failure points at is the stage's own working folder, not a data file."""
     from pyacemaker.config.errors import parse_config

@@ -43,6 +43,7 @@ from pyacemaker.structures.jobs import CandidateMaker
 from pyacemaker.surrogate.foundation import CHGNET, calculator_spec, foundation_calculator
 from pyacemaker.surrogate.jobs import TeacherTrainMaker
 from pyacemaker.surrogate.schemas import EnergyAlignment, MaceTrainSettings
+from pyacemaker.validation.metrics import predict
 
 # The synthetic mix: the DFT mix of a bulk material plus melt-quench frames, which the
 # universal model can afford and DFT candidates leave out.
@@ -108,12 +109,7 @@ class EnergyZeroMaker(Maker):
     def make(self, labels: str, train: str, workdir: str) -> EnergyAlignment:
         """``labels`` (foundation) shifted by offsets fitted on the DFT cells of ``train``."""
         dft = read_dataset(train)
-        calc = foundation_calculator(self.foundation)
-        predicted = []
-        for atoms in dft:
-            work = atoms.copy()
-            work.calc = calc
-            predicted.append(float(work.get_potential_energy()))
+        predicted, _ = predict(dft, foundation_calculator(self.foundation))
         offsets = energy_offsets(dft, predicted)
         residual = [
             (energy_of(shifted(with_energy(a, e), offsets)) - energy_of(a)) / len(a)
