@@ -159,16 +159,16 @@ def completed_uuids(store: JobStore, uuids: list[str]) -> set[str]:
 def job_states(record: RunRecord, store: JobStore) -> list[tuple[str, str]]:
     """(stage, state) per job.
 
-    COMPLETED when its output is in the store. Otherwise, in a failed run, a job whose
-    parents all completed is the one that FAILED and the rest did NOT RUN; in a run
-    still going, they are WAITING.
+    COMPLETED when its output is in the store. Otherwise, in a failed run or one that
+    completed around a failed stage, a job whose parents all completed is the one that
+    FAILED and the rest did NOT RUN; in a run still going, they are WAITING.
     """
     done = completed_uuids(store, [e.uuid for e in record.jobs])
     states = []
     for entry in record.jobs:
         if entry.uuid in done:
             state = "COMPLETED"
-        elif record.state != "FAILED":
+        elif record.state == "RUNNING":
             state = "WAITING"
         else:
             state = "FAILED" if set(entry.parents) <= done else "NOT RUN"
@@ -207,5 +207,7 @@ def job_state_table(runs: list[RunRecord], path: str | Path | None = None) -> li
             lines.append(f"  why: {record.failure.message(record.name)}".replace("\n", "\n  "))
         elif record.state == "FAILED" and record.error:
             lines.append(f"  why: {record.error}")
+        elif record.failure is not None:  # completed around a failed stage
+            lines.append(f"  note: {record.failure.summary()}; the run delivered without it")
     store.close()  # type: ignore[no-untyped-call]
     return lines

@@ -91,14 +91,16 @@ class ActiveSetMaker(Maker):
         potential: AcePotentialDoc,
         datasets: list[str],
         workdir: str,
-        fallback: list[str] | None = None,
+        fallback: list[str | None] | None = None,
     ) -> AcePotentialDoc:
         """Return the potential's record with ``asi_path`` set.
 
         A few small cells can hold fewer atoms than the basis has functions, and then
         pacemaker cannot determine an active set; with ``fallback`` the set is then built
         over ``datasets`` plus those (e.g. the direct fit: its DFT cells plus the pool,
-        so γ measures novelty against environments the fit did not all learn).
+        so γ measures novelty against environments the fit did not all learn). A fallback
+        that is None (its stage failed) is skipped; with none left the potential is returned
+        without an active set, so that a run whose teacher route failed still delivers.
         """
         structures = [a for path in datasets for a in read_dataset(path)]
         with stage(self.name, f"over {len(structures)} structures"):
@@ -107,8 +109,12 @@ class ActiveSetMaker(Maker):
             except AceFitError as exc:
                 if not fallback or UNDERDETERMINED not in str(exc):
                     raise
-                more = structures + [a for path in fallback for a in read_dataset(path)]
+                extra = [a for path in fallback if path for a in read_dataset(path)]
+                if not extra:  # the fallback's stage failed: deliver, without γ
+                    logger.warning("active set under-determined on %d structures, no "
+                                   "fallback: no active set (no γ)", len(structures))  # fmt: skip
+                    return potential
                 logger.warning("active set under-determined on %d structures: built over %d",
-                               len(structures), len(more))  # fmt: skip
-                asi = build_active_set(potential, more, Path(workdir))
+                               len(structures), len(structures) + len(extra))  # fmt: skip
+                asi = build_active_set(potential, structures + extra, Path(workdir))
         return potential.model_copy(update={"asi_path": asi})

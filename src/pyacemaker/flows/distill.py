@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from jobflow import Flow, Job, Maker, OutputReference
+from jobflow import Flow, Job, Maker, OnMissing, OutputReference
 
 from pyacemaker.ace.jobs import AceFitMaker, ActiveSetMaker
 from pyacemaker.config.plan import Plan
@@ -57,16 +57,12 @@ class DistillationMaker(Maker):
     select: DiversitySelectMaker = field(default_factory=DiversitySelectMaker)
     dft: LabelMaker = field(default_factory=LabelMaker)
     reference: IsolatedAtomMaker = field(default_factory=IsolatedAtomMaker)
-    teacher: TeacherTrainMaker | PretrainedTeacherMaker = field(
-        default_factory=TeacherTrainMaker
-    )
+    teacher: TeacherTrainMaker | PretrainedTeacherMaker = field(default_factory=TeacherTrainMaker)
     committee: CommitteeMaker | None = field(default_factory=CommitteeMaker)
     teacher_md: TeacherMDMaker = field(default_factory=TeacherMDMaker)
     teacher_label: TeacherLabelMaker = field(default_factory=TeacherLabelMaker)
     base_fit: AceFitMaker = field(default_factory=lambda: AceFitMaker(name="ace_base"))
-    direct_fit: AceFitMaker | None = field(
-        default_factory=lambda: AceFitMaker(name="ace_direct")
-    )
+    direct_fit: AceFitMaker | None = field(default_factory=lambda: AceFitMaker(name="ace_direct"))
     refit: AceFitMaker | None = field(default_factory=lambda: AceFitMaker(name="ace_refit"))
     delta_fit: AceFitMaker = field(default_factory=lambda: AceFitMaker(name="ace_delta"))
     delta_dft_weight: float = 10.0
@@ -115,10 +111,12 @@ class DistillationMaker(Maker):
                 [dft_train.output.dataset], [1.0], at("07b_ace_direct"), reference=ref.output
             )
             direct_asi = replace(self.active_set, name="active_set_direct").make(
-                fit.output, [dft_train.output.dataset], at("07b_ace_direct/active_set"),
+                fit.output,
+                [dft_train.output.dataset],
+                at("07b_ace_direct/active_set"),
                 fallback=[pool.output.dataset],
             )
-            direct = [fit, direct_asi]
+            direct = [fit, tolerant(direct_asi)]
         direct_doc = direct[-1].output if direct else None
         explored: list[Flow | Job] = []
         potential, explored_doc = final.output, None
@@ -139,7 +137,9 @@ class DistillationMaker(Maker):
             )
             fit = self.refit.make([labels.output], [1.0], at("09c_ace_refit"), reference=ref.output)
             refit_asi = replace(self.active_set, name="active_set_refit").make(
-                fit.output, [labels.output], at("09c_ace_refit/active_set"),
+                fit.output,
+                [labels.output],
+                at("09c_ace_refit/active_set"),
                 fallback=[pool.output.dataset],
             )
             refit = [labels, fit, refit_asi]
@@ -156,6 +156,7 @@ class DistillationMaker(Maker):
             direct=direct_doc,
             refit=refit_doc,
         )
+        tolerant(first_val)
         looped: list[Job] = []
         if self.quality is not None:  # targets.loop: targeted data, then validate again
             history, weights = (
@@ -173,6 +174,7 @@ class DistillationMaker(Maker):
                 train=dft_train.output, workdir=at("10_validate"), direct=direct_doc,
                 refit=refit_doc,
             )  # fmt: skip
+            tolerant(val)
             looped = [loop]
         rep = self.report.make(
             str(d),
@@ -187,6 +189,7 @@ class DistillationMaker(Maker):
             explore=explored_doc,
             quality=looped[0].output if looped else None,
         )
+        tolerant(rep)
         jobs: list[Flow | Job] = [
             gen,
             sel,
@@ -294,6 +297,18 @@ class DistillationMaker(Maker):
             quality=QualityLoopMaker.from_plan(plan) if plan.quality.loop else None,
             report=ReportMaker(settings=plan.model_dump(mode="json")),
         )
+
+
+def tolerant(stage: Job) -> Job:
+    """Let ``stage`` run when an input it reads comes from a failed stage (it gets None).
+
+    Validation, the direct fit's active set and the report are tolerant so that a failed
+    teacher route (a MACE training that diverged, a base fit stopped by its guard) still
+    delivers the direct fit on the run's DFT, validated and reported, instead of nothing;
+    the runner then reports the failed stage beside the completed run.
+    """
+    stage.config.on_missing_references = OnMissing.NONE
+    return stage
 
 
 def teacher_maker(plan: Plan) -> TeacherTrainMaker | PretrainedTeacherMaker:

@@ -52,7 +52,7 @@ def _copy_potential(final: AcePotentialDoc, dest: Path) -> dict[str, str]:
     return out
 
 
-def _summary_text(s: RunSummary, teacher: TeacherDoc) -> str:
+def _summary_text(s: RunSummary, teacher: TeacherDoc | None) -> str:
     v = s.validation
     lines = [
         f"pyacemaker run summary — {'PASS' if v.passed else 'FAIL'}",
@@ -60,7 +60,9 @@ def _summary_text(s: RunSummary, teacher: TeacherDoc) -> str:
         *([f"delivered: {v.delivery.delivered} — {v.delivery.reason}"] if v.delivery else []),
         f"DFT calls: {s.dft_calls} ({s.dft_failed} failed)",
         *(s.dft_ledger.text() if s.dft_ledger else []),
-        f"teacher: {teacher.model_path.name}, foundation {teacher.foundation_resolution.spec}",
+        f"teacher: {teacher.model_path.name}, foundation {teacher.foundation_resolution.spec}"
+        if teacher
+        else "teacher: none (its stage failed; `pyacemaker status` shows why)",
         "held-out DFT errors (energy meV/atom, force eV/Å):",
     ]
     lines += [
@@ -125,7 +127,7 @@ def iteration_points(exploration: ActiveLearningDoc, dft_before: int) -> list[It
 
 
 def _provenance(
-    s: RunSummary, dft: list[LabelDoc], teacher: TeacherDoc, final: AcePotentialDoc,
+    s: RunSummary, dft: list[LabelDoc], teacher: TeacherDoc | None, final: AcePotentialDoc,
     settings: dict[str, Any],
 ) -> dict[str, Any]:  # fmt: skip
     """Data sizes, DFT cost, lineage of the potential and the run's settings."""
@@ -150,9 +152,9 @@ def _provenance(
         "ACE training structures": final.n_train,
         "energy zero (eV/atom)": f"{final.reference_energy} ({final.reference_energy_source})",
         "lineage": f"{teacher.model_path} → {final.parent} → {final.yaml_path}"
-        if final.parent
-        else f"DFT training labels only → {final.yaml_path}",
-        "teacher foundation": teacher.foundation_resolution.spec,
+        if final.parent and teacher
+        else f"DFT labels only → {final.yaml_path}",
+        "teacher foundation": teacher.foundation_resolution.spec if teacher else "(failed)",
         "validation wall times (s)": suite.wall_time_s if suite else {},
         "settings": settings,
     }
@@ -173,9 +175,9 @@ class ReportMaker(Maker):
         self,
         output_dir: str,
         dft: list[LabelDoc],
-        teacher: TeacherDoc,
-        base: AcePotentialDoc,
-        final: AcePotentialDoc,
+        teacher: TeacherDoc | None,
+        base: AcePotentialDoc | None,
+        final: AcePotentialDoc | None,
         validation: ValidationDoc,
         direct: AcePotentialDoc | None = None,
         refit: AcePotentialDoc | None = None,
@@ -188,10 +190,14 @@ class ReportMaker(Maker):
         ``potential/`` holds the potential validation delivered (``validation.delivered``:
         the teacher route's ``final``, ``direct`` or ``refit`` when one of those won);
         ``direct`` and ``refit`` add their fit times. With ``explore`` the report shows
-        every active-learning iteration.
+        every active-learning iteration. ``teacher``, ``base`` and ``final`` are None when
+        the teacher route failed and a direct fit was delivered instead.
         """
         out = Path(output_dir)
         delivered = validation.delivered or final
+        assert delivered is not None  # validation raises when there is no potential
+        fits = {"teacher": teacher, "ace_base": base, "ace_delta": final,
+                "ace_direct": direct, "ace_refit": refit}  # fmt: skip
         purposes = ("training", "held-out", "EOS", "reference atoms")
         ledger = build_ledger(
             dict(zip(purposes, dft, strict=False)), validation, pool, explore, quality
@@ -203,11 +209,7 @@ class ReportMaker(Maker):
             dft_ledger=ledger,
             stage_seconds={
                 "dft": sum(d.wall_time for d in dft),
-                "teacher": teacher.wall_time_s,
-                "ace_base": base.wall_time_s,
-                "ace_delta": final.wall_time_s,
-                **({"ace_direct": direct.wall_time_s} if direct is not None else {}),
-                **({"ace_refit": refit.wall_time_s} if refit is not None else {}),
+                **{k: doc.wall_time_s for k, doc in fits.items() if doc is not None},
             },
             validation=validation,
             targets=target_status(validation.checks),

@@ -43,20 +43,36 @@ def score(errors: ErrorMetrics, thresholds: ValidationConfig) -> float:
     )
 
 
-def choose(test_errors: dict[str, ErrorMetrics], thresholds: ValidationConfig) -> Delivery:
-    """The candidate with the lowest score on held-out DFT; the teacher route on a tie."""
-    scores = {
-        key: score(test_errors[key], thresholds) for key in CANDIDATES if key in test_errors
-    }
+TEACHER_ROUTE_FAILED = (
+    "the teacher route did not finish (a stage failed: `pyacemaker status` shows which "
+    "and why), so it is not a candidate"
+)
+
+
+def choose(
+    test_errors: dict[str, ErrorMetrics],
+    thresholds: ValidationConfig,
+    teacher_route_failed: bool = False,
+) -> Delivery:
+    """The candidate with the lowest score on held-out DFT; the teacher route on a tie.
+
+    ``teacher_route_failed``: the run still delivers a direct fit, and the reason says
+    that the teacher route is missing rather than that it lost.
+    """
+    scores = {key: score(test_errors[key], thresholds) for key in CANDIDATES if key in test_errors}
     best = min(scores, key=lambda key: scores[key])  # first of CANDIDATES among equals
-    if len(scores) == 1:
-        return Delivery(delivered=best, scores=scores, reason="the only candidate")
     others = "; ".join(
         f"{key} {scores[key]:.3g} ({test_errors[key].energy_rmse_mev:.2f} meV/atom, "
         f"{test_errors[key].force_rmse:.4f} eV/Å)"
         for key in scores
     )
-    reason = f"{CANDIDATES[best]} scores best on held-out DFT (scores: {others})"
+    reason = (
+        f"{CANDIDATES[best]} scores best on held-out DFT (scores: {others})"
+        if len(scores) > 1
+        else "the only candidate"
+    )
+    if teacher_route_failed:
+        reason = f"{reason}; {TEACHER_ROUTE_FAILED}"
     return Delivery(delivered=best, scores=scores, reason=reason)
 
 
