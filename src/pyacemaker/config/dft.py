@@ -83,8 +83,13 @@ def qe_settings(dft: DFTConfig, elements: list[str], notes: list[str]) -> QESett
     )
 
 
-def molecular_settings(settings: QESettings, charge: int, multiplicity: int) -> QESettings:
+def molecular_settings(
+    settings: QESettings, charge: int, multiplicity: int, min_box: float
+) -> QESettings:
     """pw.x settings for a molecule of total ``charge`` and spin ``multiplicity`` (2S+1).
+
+    Every side of the molecule's box is at least ``min_box`` Å (the rule of the box:
+    :func:`pyacemaker.dft.inputs.isolated_box`).
 
     ``tot_charge`` goes into every input (pw.x adds a neutralising background to a
     charged periodic cell; the isolated-system treatment every molecule gets,
@@ -100,6 +105,7 @@ def molecular_settings(settings: QESettings, charge: int, multiplicity: int) -> 
     return settings.model_copy(
         update={
             "spin_polarized": multiplicity > 1,
+            "min_box": max(settings.min_box, min_box),
             "extra_input": extra | settings.extra_input,
         }
     )

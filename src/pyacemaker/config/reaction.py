@@ -161,13 +161,32 @@ class ReactionValidationConfig(Strict):
     max_gamma: float = Field(10.0, gt=0, description="a bound on the MD extrapolation grade")
 
 
+MOLECULE_MIN_BOX = 10.0  # Å; OH- at 25/200 Ry: E(9 Å) - E(11 Å) = 36 meV, forces within 3 meV/Å
+
+
+class MoleculeDFTConfig(DFTConfig):
+    """The crystal runs' ``dft:`` settings, plus the smallest side of a molecule's box.
+
+    Each side of the box is twice the molecule's extent plus 5 Å
+    (:func:`pyacemaker.dft.inputs.isolated_box`) and at least ``min_box``: a linear or
+    flat molecule would otherwise get 5 Å across, where a charged one is far from
+    converged (OH-, 25/200 Ry, cubic boxes of 5 / 7 / 9 / 11 Å: energies 0.76 / 0.13 /
+    0.04 / 0 eV above the 11 Å one, the H force 0.479 / 0.452 / 0.501 / 0.503 eV/Å).
+    """
+
+    min_box: float = Field(
+        MOLECULE_MIN_BOX, gt=0, le=60,
+        description="the smallest side in Å of the box pw.x puts a molecule in, e.g. 10",
+    )  # fmt: skip
+
+
 class ReactionRunConfig(RunIdentity):
     """The whole input of a molecular run: a reaction in, a validated potential out."""
 
     name: str = Field("reaction", description="a run name made of letters, digits, - and _")
     reaction: ReactionConfig
     oracle: OracleConfig = Field(default_factory=OracleConfig)
-    dft: DFTConfig | None = Field(
+    dft: MoleculeDFTConfig | None = Field(
         None,
         description="pw.x settings (pseudopotentials, ecutwfc, ecutrho, ...), read only with "
         "oracle.engine qe",
@@ -188,7 +207,9 @@ class ReactionRunConfig(RunIdentity):
 
     @field_validator("dft")
     @classmethod
-    def _dft_only_for_pw(cls, value: DFTConfig | None, info: ValidationInfo) -> DFTConfig | None:
+    def _dft_only_for_pw(
+        cls, value: MoleculeDFTConfig | None, info: ValidationInfo
+    ) -> MoleculeDFTConfig | None:
         oracle = info.data.get("oracle")
         if value is not None and oracle is not None and oracle.engine != "qe":
             raise ValueError(
@@ -230,8 +251,9 @@ def reaction_oracles(cfg: ReactionRunConfig, notes: list[str] | None = None) -> 
         )
     reactant = read_molecule(r.reactant)
     notes = [] if notes is None else notes
-    base = qe_settings(cfg.dft or DFTConfig(), sorted(set(reactant.symbols)), notes)
-    molecules = molecular_settings(base, r.charge, r.multiplicity)
+    dft = cfg.dft or MoleculeDFTConfig()
+    base = qe_settings(dft, sorted(set(reactant.symbols)), notes)
+    molecules = molecular_settings(base, r.charge, r.multiplicity, dft.min_box)
     work, inputs = prepare_input(reactant, molecules.resolved())
     system = inputs.namelists["system"]
     spin = {k: system[k] for k in ("nspin", "tot_magnetization") if k in system}
