@@ -186,8 +186,8 @@ class ReactionRunConfig(RunIdentity):
     name: str = Field("reaction", description="a run name made of letters, digits, - and _")
     reaction: ReactionConfig
     oracle: OracleConfig = Field(default_factory=OracleConfig)
-    dft: MoleculeDFTConfig | None = Field(
-        None,
+    dft: MoleculeDFTConfig = Field(  # not Optional: errors inside it name the field's fix
+        default_factory=MoleculeDFTConfig,
         description="pw.x settings (pseudopotentials, ecutwfc, ecutrho, ...), read only with "
         "oracle.engine qe",
     )
@@ -207,16 +207,15 @@ class ReactionRunConfig(RunIdentity):
 
     @field_validator("dft")
     @classmethod
-    def _dft_only_for_pw(
-        cls, value: MoleculeDFTConfig | None, info: ValidationInfo
-    ) -> MoleculeDFTConfig | None:
+    def _dft_only_for_pw(cls, value: MoleculeDFTConfig, info: ValidationInfo) -> MoleculeDFTConfig:
+        """Runs only on a ``dft:`` section given in the config (defaults are not validated)."""
         oracle = info.data.get("oracle")
-        if value is not None and oracle is not None and oracle.engine != "qe":
+        if oracle is not None and oracle.engine != "qe":
             raise ValueError(
                 f"the dft: section is read only with oracle.engine qe, not {oracle.engine}; "
                 "remove it or set oracle.engine: qe"
             )
-        if value is not None and value.kspacing is not None:
+        if value.kspacing is not None:
             raise ValueError(
                 "kspacing is not used for molecules (isolated, Γ point only); remove dft.kspacing"
             )
@@ -251,12 +250,11 @@ def reaction_oracles(cfg: ReactionRunConfig, notes: list[str] | None = None) -> 
         )
     reactant = read_molecule(r.reactant)
     notes = [] if notes is None else notes
-    dft = cfg.dft or MoleculeDFTConfig()
-    base = qe_settings(dft, sorted(set(reactant.symbols)), notes)
-    molecules = molecular_settings(base, r.charge, r.multiplicity, dft.min_box)
+    base = qe_settings(cfg.dft, sorted(set(reactant.symbols)), notes)
+    molecules = molecular_settings(base, r.charge, r.multiplicity, cfg.dft.min_box)
     work, inputs = prepare_input(reactant, molecules.resolved())
     system = inputs.namelists["system"]
-    spin = {k: system[k] for k in ("nspin", "tot_magnetization") if k in system}
+    spin = ", ".join(f"{k} {system[k]}" for k in ("nspin", "tot_magnetization") if k in system)
     notes.append(
         f"pw.x with {', '.join(f'{el}: {f}' for el, f in sorted(base.pseudopotentials.items()))}; "
         f"every input has tot_charge {r.charge:g}, {spin or 'nspin 1 (closed shell)'}, Γ only, "

@@ -159,6 +159,7 @@ class ReactionMaker(Maker):
         """Every stage configured from a validated reaction config."""
         r, s, a = cfg.reaction, cfg.sampling, cfg.ace
         oracle, neutral = reaction_oracles(cfg)  # free atoms are neutral: the zero per element
+        pw = cfg.oracle.engine == "qe"
         settings = AceFitSettings(
             cutoff=a.cutoff, number_of_functions_per_element=a.n_functions, max_iter=a.max_iter,
             max_rmse_fraction=a.max_rmse_fraction, seed=cfg.seed,
@@ -180,6 +181,8 @@ class ReactionMaker(Maker):
             validate=ReactionValidateMaker(
                 settings=cfg.validation, seed=cfg.seed, route=DIRECT_ROUTE
             ),
-            report=ReactionReportMaker(settings=cfg.model_dump(mode="json")),
+            report=ReactionReportMaker(  # dft: is read only with pw.x: not shown otherwise
+                settings=cfg.model_dump(mode="json", exclude=None if pw else {"dft"})
+            ),
         )
 
