@@ -76,6 +76,8 @@ def test_bad_reaction_input_is_one_line_each(tmp_path: Path) -> None:
     assert "Fix: set dft.pseudopotentials.Cl" in line
     (line,) = _problems(sn2_config(tmp_path, dft={"ecutwfc": 30}))
     assert line.startswith("dft: ") and "only with oracle.engine qe" in line
+    (line,) = _problems(sn2_config(tmp_path, oracle={"engine": "qe", "kwargs": {"charge": -1}}))
+    assert line.startswith("oracle: ") and "put its settings in the dft: section" in line
 
 
 @pytest.mark.slow
