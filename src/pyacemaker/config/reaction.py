@@ -161,7 +161,7 @@ class ReactionValidationConfig(Strict):
     max_gamma: float = Field(10.0, gt=0, description="a bound on the MD extrapolation grade")
 
 
-MOLECULE_MIN_BOX = 10.0  # Å; OH- at 25/200 Ry: E(9 Å) - E(11 Å) = 36 meV, forces within 3 meV/Å
+MOLECULE_MIN_BOX = 10.0  # Å; measured on OH- and I- + CH3I (MoleculeDFTConfig, docs/molecules.md)
 
 
 class MoleculeDFTConfig(DFTConfig):
@@ -170,8 +170,9 @@ class MoleculeDFTConfig(DFTConfig):
     Each side of the box is twice the molecule's extent plus 5 Å
     (:func:`pyacemaker.dft.inputs.isolated_box`) and at least ``min_box``: a linear or
     flat molecule would otherwise get 5 Å across, where a charged one is far from
-    converged (OH-, 25/200 Ry, cubic boxes of 5 / 7 / 9 / 11 Å: energies 0.76 / 0.13 /
-    0.04 / 0 eV above the 11 Å one, the H force 0.479 / 0.452 / 0.501 / 0.503 eV/Å).
+    converged: OH- (25/200 Ry) in cubic boxes of 5 / 7 / 9 / 11 Å has the H force 0.479 /
+    0.452 / 0.501 / 0.503 eV/Å; I- + CH3I (50/400 Ry) lies 38 meV lower in 10 x 10 x 16.4 Å
+    than in the 8.1 x 8.6 x 16.4 Å box the extent alone gives.
     """
 
     min_box: float = Field(
