@@ -167,7 +167,8 @@ def test_check_structure_rejects_what_pw_cannot_run(si_settings: QESettings) -> 
     with pytest.raises(StructureCheckError, match=r"element C .*dft\.pseudopotentials\.C"):
         check_structure(bulk("SiC", "zincblende", a=4.36), si_settings)
     with pytest.raises(StructureCheckError, match="no 3-D cell"):
-        check_structure(Atoms("Si2", positions=[[0, 0, 0], [2.3, 0, 0]]), si_settings)
+        check_structure(Atoms("Si2", positions=[[0, 0, 0], [2.3, 0, 0]], pbc=True), si_settings)
+    check_structure(Atoms("Si2", positions=[[0, 0, 0], [2.3, 0, 0]]), si_settings)  # a molecule
     with pytest.raises(StructureCheckError, match="no atoms"):
         check_structure(Atoms(cell=np.eye(3) * 5, pbc=True), si_settings)
     tiny = Atoms("Si", cell=np.eye(3) * 0.4, pbc=True)

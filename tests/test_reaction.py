@@ -58,7 +58,7 @@ def _problems(path: Path) -> list[str]:
 
 
 def test_bad_reaction_input_is_one_line_each(tmp_path: Path) -> None:
-    """Impossible spin, mismatched atoms and pw.x (not wired) are refused with the fix."""
+    """Impossible spin, mismatched atoms, a missing pseudopotential: refused with the fix."""
     reaction = {"reactant": str(TUTORIAL / "reactant.xyz"),
                 "product": str(TUTORIAL / "product.xyz"), "charge": -1, "multiplicity": 2}
     (line,) = _problems(sn2_config(tmp_path, reaction=reaction))
@@ -70,8 +70,14 @@ def test_bad_reaction_input_is_one_line_each(tmp_path: Path) -> None:
     reaction = {**reaction, "multiplicity": 1, "product": str(short)}
     (line,) = _problems(sn2_config(tmp_path, reaction=reaction))
     assert line.startswith("reaction.product: ") and "in another order or number" in line
+    # pw.x is accepted as the oracle, but the Debian set has no Cl: one line naming it and the fix
     (line,) = _problems(sn2_config(tmp_path, oracle={"engine": "qe"}))
-    assert line.startswith("oracle: ") and "tblite.ase.TBLite" in line
+    assert line.startswith("dft.pseudopotentials.Cl: No UPF pseudopotential for element Cl")
+    assert "Fix: set dft.pseudopotentials.Cl" in line
+    (line,) = _problems(sn2_config(tmp_path, dft={"ecutwfc": 30}))
+    assert line.startswith("dft: ") and "only with oracle.engine qe" in line
+    (line,) = _problems(sn2_config(tmp_path, oracle={"engine": "qe", "kwargs": {"charge": -1}}))
+    assert line.startswith("oracle: ") and "put its settings in the dft: section" in line
 
 
 @pytest.mark.slow

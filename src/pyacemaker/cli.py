@@ -29,16 +29,21 @@ def _problems(lines: list[str]) -> int:
 
 
 def _validate_reaction(args: argparse.Namespace) -> int:
-    from pyacemaker.config.reaction import load_reaction_config, read_molecule
+    from pyacemaker.config.reaction import load_reaction_config, reaction_oracles, read_molecule
 
+    notes: list[str] = []
     try:
         cfg = load_reaction_config(args.config)
+        reaction_oracles(cfg, notes)
     except ConfigError as exc:
         return _problems(exc.problems)
     r = cfg.reaction
     formula = read_molecule(r.reactant).get_chemical_formula()
     print(f"OK: {args.config} is a valid reaction ({formula}, charge {r.charge}, "
           f"multiplicity {r.multiplicity}; outputs in {cfg.folder})")  # fmt: skip
+    print(f"  - oracle: {cfg.oracle.engine}")
+    for note in notes:
+        print(f"  - {note}")
     return 0
 
 

@@ -15,6 +15,7 @@ from ase import Atoms
 from pydantic import BaseModel, ConfigDict
 
 from pyacemaker.ace.schemas import UPDATE_KAPPA, AceFitSettings
+from pyacemaker.config.dft import qe_settings
 from pyacemaker.config.errors import ConfigError
 from pyacemaker.config.schema import (
     ActiveLearningConfig,
@@ -32,13 +33,6 @@ from pyacemaker.config.targets import (
     quality_plan,
 )
 from pyacemaker.dft.oracle import OracleSpec
-from pyacemaker.dft.pseudo import (
-    PseudopotentialNotFoundError,
-    find_pseudopotential,
-    read_upf_header,
-    suggest_cutoffs,
-)
-from pyacemaker.dft.qe import QESettings
 from pyacemaker.embedding.cutout import nearest_neighbour_distance
 from pyacemaker.oracle import import_object
 from pyacemaker.structures.phases import Phase, StructureError, build_phases, phase_budget
@@ -53,7 +47,6 @@ from pyacemaker.structures.policy import (
 from pyacemaker.surrogate.foundation import foundation_kind, teacher_route
 from pyacemaker.surrogate.schemas import MaceTrainSettings, has_foundation
 
-DEFAULT_KSPACING = 0.3  # 1/Å with 2π: ~1 meV/atom k-point error for Si-like cells
 MELT_FRACTIONS = (0.3, 0.6, 0.9)  # MD temperatures as fractions of the lowest melting point
 RATTLE_FRACTIONS = (0.1, 0.25, 0.4)  # thermal-rattle temperatures, fractions of the same
 CORE_SHELL_FACTOR = 1.2  # core radius / nearest-neighbour distance: centre + first shell
@@ -146,65 +139,12 @@ class Plan(BaseModel):
         return path
 
 
-def _pseudopotentials(cfg: RunConfig, elements: list[str]) -> dict[str, str]:
-    found, problems = {}, []
-    for el in elements:
-        given = cfg.dft.pseudopotentials.get(el)
-        if given is not None:
-            if not (cfg.dft.pseudo_dir / given).is_file():
-                problems.append(
-                    f"dft.pseudopotentials.{el}: got {given!r}: no such file in "
-                    f"{cfg.dft.pseudo_dir}; expected a UPF file name that exists there"
-                )
-            found[el] = given
-            continue
-        try:
-            found[el] = find_pseudopotential(el, cfg.dft.pseudo_dir)
-        except PseudopotentialNotFoundError as exc:
-            problems.append(f"dft.pseudopotentials.{el}: {exc}".replace("\n", " "))
-    if problems:
-        raise ConfigError(problems)
-    _one_functional(found, cfg.dft.pseudo_dir)
-    return found
-
-
-def _one_functional(pseudos: dict[str, str], pseudo_dir: Path) -> None:
-    """pw.x runs one exchange-correlation functional for all species: refuse a mixture now."""
-    functionals = {el: read_upf_header(pseudo_dir / f).functional for el, f in pseudos.items()}
-    if len(set(functionals.values())) > 1:
-        listing = ", ".join(f"{el}: {pseudos[el]} ({f})" for el, f in sorted(functionals.items()))
-        raise ConfigError(
-            [f"dft.pseudopotentials: {listing}: mixed functionals; give every element a "
-             "pseudopotential of one functional (pw.x uses one for all species)"]
-        )
-
-
-def _qe_settings(cfg: RunConfig, elements: list[str], notes: list[str]) -> QESettings:
-    pseudos = _pseudopotentials(cfg, elements)
-    ecutwfc, ecutrho = suggest_cutoffs(pseudos, cfg.dft.pseudo_dir)
-    if cfg.dft.ecutwfc is None:
-        notes.append(f"ecutwfc {ecutwfc} Ry / ecutrho {ecutrho} Ry from the pseudopotential table")
-    else:
-        ecutwfc = cfg.dft.ecutwfc
-        ecutrho = cfg.dft.ecutrho or ecutrho * ecutwfc / max(ecutwfc, 1e-9)
-    kspacing = cfg.dft.kspacing or DEFAULT_KSPACING
-    if cfg.dft.kspacing is None:
-        notes.append(f"k-point spacing {kspacing} 1/Å (default)")
-    return QESettings(
-        command=cfg.dft.command,
-        pseudo_dir=cfg.dft.pseudo_dir,
-        pseudopotentials=pseudos,
-        ecutwfc=ecutwfc,
-        ecutrho=cfg.dft.ecutrho or ecutrho,
-        kspacing=kspacing,
-        smearing=cfg.dft.smearing,
-        degauss=cfg.dft.degauss,
-    )
-
-
 def _oracle(cfg: RunConfig, elements: list[str], notes: list[str]) -> OracleSpec:
     if cfg.oracle.engine == "qe":
-        return OracleSpec(engine="qe", qe=_qe_settings(cfg, elements, notes))
+        settings = qe_settings(cfg.dft, elements, notes)
+        if cfg.dft.kspacing is None:
+            notes.append(f"k-point spacing {settings.kspacing} 1/Å (default)")
+        return OracleSpec(engine="qe", qe=settings)
     try:
         import_object(cfg.oracle.engine)
     except (ImportError, AttributeError) as exc:

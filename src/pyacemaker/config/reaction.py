@@ -2,16 +2,23 @@
 
 A config with a top-level ``reaction:`` section is a molecular run: reactant and product
 complexes (xyz files, the same atoms in the same order), optionally a transition-state
-guess, a total charge and a spin multiplicity. Crystal sections (``structure``, ``dft``,
-``teacher``, ``pool``) do not apply and are refused as unknown keys, so a user never
-believes a setting is used when it is not. Every problem is one line naming the field,
-the value and the fix, like the crystal config (:mod:`pyacemaker.config.errors`).
+guess, a total charge and a spin multiplicity. Crystal sections (``structure``,
+``teacher``, ``pool``) do not apply and are refused as unknown keys, and ``dft:`` is
+refused unless pw.x is the oracle, so a user never believes a setting is used when it is
+not. Every problem is one line naming the field, the value and the fix, like the crystal
+config (:mod:`pyacemaker.config.errors`).
+
+The oracle (:func:`reaction_oracles`) is an ASE calculator given the charge and
+multiplicity as keyword arguments, or pw.x with the pseudopotentials and cutoffs a
+crystal run would pick (:mod:`pyacemaker.config.dft`) and the charge and spin in every
+input (:func:`pyacemaker.config.dft.molecular_settings`); each molecule is isolated (Γ
+only, ``assume_isolated='mt'``, a box twice its size, :func:`pyacemaker.dft.inputs.isolated_box`).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 import numpy as np
 import yaml
@@ -21,8 +28,11 @@ from ase.io import read
 from pydantic import Field, ValidationError, ValidationInfo, field_validator
 
 from pyacemaker.config.base import Kelvin, RunIdentity, Strict, check_elements
+from pyacemaker.config.dft import molecular_settings, qe_settings
 from pyacemaker.config.errors import ConfigError, format_error
-from pyacemaker.config.schema import AceConfig, OracleConfig
+from pyacemaker.config.schema import AceConfig, DFTConfig, OracleConfig
+from pyacemaker.dft.oracle import OracleSpec
+from pyacemaker.dft.qe import prepare_input
 
 OVERLAP_FACTOR = 0.5  # of the sum of covalent radii: closer atoms in an input file overlap
 MAX_MOLECULE_ATOMS = 200  # a reaction complex is labelled hundreds of times by the oracle
@@ -151,23 +161,64 @@ class ReactionValidationConfig(Strict):
     max_gamma: float = Field(10.0, gt=0, description="a bound on the MD extrapolation grade")
 
 
+MOLECULE_MIN_BOX = 10.0  # Å; measured on OH- and I- + CH3I (MoleculeDFTConfig, docs/molecules.md)
+
+
+class MoleculeDFTConfig(DFTConfig):
+    """The crystal runs' ``dft:`` settings, plus the smallest side of a molecule's box.
+
+    Each side of the box is twice the molecule's extent plus 5 Å
+    (:func:`pyacemaker.dft.inputs.isolated_box`) and at least ``min_box``: a linear or
+    flat molecule would otherwise get 5 Å across, where a charged one is far from
+    converged: OH- (25/200 Ry) in cubic boxes of 5 / 7 / 9 / 11 Å has the H force 0.479 /
+    0.452 / 0.501 / 0.503 eV/Å; I- + CH3I (50/400 Ry) lies 38 meV lower in 10 x 10 x 16.4 Å
+    than in the 8.1 x 8.6 x 16.4 Å box the extent alone gives.
+    """
+
+    min_box: float = Field(
+        MOLECULE_MIN_BOX, gt=0, le=60,
+        description="the smallest side in Å of the box pw.x puts a molecule in, e.g. 10",
+    )  # fmt: skip
+
+
 class ReactionRunConfig(RunIdentity):
     """The whole input of a molecular run: a reaction in, a validated potential out."""
 
     name: str = Field("reaction", description="a run name made of letters, digits, - and _")
     reaction: ReactionConfig
     oracle: OracleConfig = Field(default_factory=OracleConfig)
+    dft: MoleculeDFTConfig = Field(  # not Optional: errors inside it name the field's fix
+        default_factory=MoleculeDFTConfig,
+        description="pw.x settings (pseudopotentials, ecutwfc, ecutrho, ...), read only with "
+        "oracle.engine qe",
+    )
     sampling: MoleculeSamplingConfig = Field(default_factory=MoleculeSamplingConfig)
     ace: AceConfig = Field(default_factory=AceConfig)
     validation: ReactionValidationConfig = Field(default_factory=ReactionValidationConfig)
 
     @field_validator("oracle")
     @classmethod
-    def _calculator(cls, value: OracleConfig) -> OracleConfig:
-        if value.engine == "qe":
+    def _no_kwargs_for_pw(cls, value: OracleConfig) -> OracleConfig:
+        if value.engine == "qe" and value.kwargs:
             raise ValueError(
-                "pw.x is not wired for molecules yet; give an ASE calculator class such as "
-                "tblite.ase.TBLite with kwargs {method: GFN2-xTB}"
+                "pw.x takes no calculator kwargs; put its settings in the dft: section "
+                "(pseudopotentials, ecutwfc, ecutrho) and remove oracle.kwargs"
+            )
+        return value
+
+    @field_validator("dft")
+    @classmethod
+    def _dft_only_for_pw(cls, value: MoleculeDFTConfig, info: ValidationInfo) -> MoleculeDFTConfig:
+        """Runs only on a ``dft:`` section given in the config (defaults are not validated)."""
+        oracle = info.data.get("oracle")
+        if oracle is not None and oracle.engine != "qe":
+            raise ValueError(
+                f"the dft: section is read only with oracle.engine qe, not {oracle.engine}; "
+                "remove it or set oracle.engine: qe"
+            )
+        if value.kspacing is not None:
+            raise ValueError(
+                "kspacing is not used for molecules (isolated, Γ point only); remove dft.kspacing"
             )
         return value
 
@@ -175,6 +226,57 @@ class ReactionRunConfig(RunIdentity):
     def folder(self) -> Path:
         """Where the run writes (``output_dir``, default ``runs/<name>``)."""
         return self.output_dir or Path("runs") / self.name
+
+
+class ReactionOracles(NamedTuple):
+    """The oracle of a reaction's structures, and the one of its free atoms (the zero)."""
+
+    molecules: OracleSpec
+    atoms: OracleSpec
+
+
+def reaction_oracles(cfg: ReactionRunConfig, notes: list[str] | None = None) -> ReactionOracles:
+    """The oracles a reaction run labels with; ConfigError lines for what only shows here.
+
+    Free atoms are neutral whatever the complex's charge (each element's zero); with pw.x
+    they get the crystal runs' free-atom treatment (spin-polarised, :mod:`pyacemaker.dft.reference`)
+    with the same pseudopotentials and cutoffs as the molecules, so the zero is consistent.
+    ``notes`` receives a sentence per default chosen (``pyacemaker validate`` prints them).
+    """
+    r, engine = cfg.reaction, cfg.oracle.engine
+    if engine != "qe":
+        return ReactionOracles(
+            OracleSpec(engine=engine, kwargs=charged_kwargs(cfg)),
+            OracleSpec(engine=engine, kwargs=cfg.oracle.kwargs),
+        )
+    reactant = read_molecule(r.reactant)
+    notes = [] if notes is None else notes
+    base = qe_settings(cfg.dft, sorted(set(reactant.symbols)), notes)
+    molecules = molecular_settings(base, r.charge, r.multiplicity, cfg.dft.min_box)
+    work, inputs = prepare_input(reactant, molecules.resolved())
+    system = inputs.namelists["system"]
+    spin = ", ".join(f"{k} {system[k]}" for k in ("nspin", "tot_magnetization") if k in system)
+    notes.append(
+        f"pw.x with {', '.join(f'{el}: {f}' for el, f in sorted(base.pseudopotentials.items()))}; "
+        f"every input has tot_charge {r.charge:g}, {spin or 'nspin 1 (closed shell)'}, Γ only, "
+        f"assume_isolated 'mt'; the reactant's box is "
+        f"{' x '.join(f'{x:.1f}' for x in work.cell.lengths())} Å"
+    )
+    return ReactionOracles(OracleSpec(qe=molecules), OracleSpec(qe=base))
+
+
+def charged_kwargs(cfg: ReactionRunConfig) -> dict[str, Any]:
+    """An ASE oracle's keyword arguments with the reaction's total charge and multiplicity.
+
+    Passed as ``charge`` and ``multiplicity`` (tblite's names; PySCF-style calculators
+    take the same) unless the user set them in ``oracle.kwargs``; a neutral singlet
+    adds nothing, so calculators without these arguments (EMT) keep working.
+    """
+    r = cfg.reaction
+    extra: dict[str, Any] = {}
+    if r.charge != 0 or r.multiplicity != 1:
+        extra = {"charge": r.charge, "multiplicity": r.multiplicity}
+    return extra | cfg.oracle.kwargs
 
 
 def is_reaction_config(path: str | Path) -> bool:
@@ -196,7 +298,12 @@ def load_reaction_config(path: str | Path) -> ReactionRunConfig:
         for key in ("reactant", "product", "ts_guess"):
             if isinstance(reaction.get(key), str):
                 reaction[key] = str(base / Path(reaction[key]).expanduser())
+    dft = data.get("dft") if isinstance(data, dict) else None
+    if isinstance(dft, dict) and isinstance(dft.get("pseudo_dir"), str):
+        dft["pseudo_dir"] = str(base / Path(dft["pseudo_dir"]).expanduser())
     try:
-        return ReactionRunConfig.model_validate(data)
+        cfg = ReactionRunConfig.model_validate(data)
     except ValidationError as exc:
         raise ConfigError([format_error(ReactionRunConfig, e) for e in exc.errors()]) from None
+    reaction_oracles(cfg)  # pseudopotentials and cutoffs: refused now, not at the first label
+    return cfg

@@ -76,7 +76,7 @@ def vacuum_widths(atoms: Atoms) -> np.ndarray:
     i.e. the thickness of the empty slab the structure leaves in the cell.
     """
     widths = np.full(3, np.inf)
-    if len(atoms) == 0:
+    if len(atoms) == 0 or not atoms.pbc.any():  # a molecule may have no cell at all
         return widths
     fractional = atoms.cell.scaled_positions(atoms.positions) % 1.0
     plane_spacing = 1.0 / np.linalg.norm(np.linalg.inv(atoms.cell).T, axis=1)

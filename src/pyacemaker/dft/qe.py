@@ -254,8 +254,8 @@ def check_structure(atoms: Atoms, settings: QESettings) -> None:
             f"unknown element {', '.join(unknown)} (atomic number 0, e.g. a dummy or ghost "
             "atom); pw.x needs a real element with a pseudopotential for every atom"
         )
-    if abs(np.linalg.det(np.asarray(atoms.cell))) < 1e-6:
-        raise StructureCheckError(
+    if atoms.pbc.any() and abs(np.linalg.det(np.asarray(atoms.cell))) < 1e-6:
+        raise StructureCheckError(  # with no periodicity at all, prepare_input makes the box
             "structure has no 3-D cell (volume 0); pw.x always needs one. Fix: give the cell, "
             "or for a molecule/slab add vacuum, e.g. atoms.center(vacuum=6.0)"
         )

@@ -28,9 +28,8 @@ from pydantic import BaseModel
 
 from pyacemaker.ace.jobs import AceFitMaker, ActiveSetMaker
 from pyacemaker.ace.schemas import AceFitSettings, AcePotentialDoc
-from pyacemaker.config.reaction import ReactionRunConfig
+from pyacemaker.config.reaction import ReactionRunConfig, reaction_oracles
 from pyacemaker.dft.jobs import IsolatedAtomMaker, LabelMaker
-from pyacemaker.dft.oracle import OracleSpec
 from pyacemaker.flows.report import _copy_potential
 from pyacemaker.molecules.jobs import ReactionSampleMaker, ReactionValidateMaker
 from pyacemaker.molecules.report import reaction_sections
@@ -159,9 +158,8 @@ class ReactionMaker(Maker):
     def from_config(cls, cfg: ReactionRunConfig) -> ReactionMaker:
         """Every stage configured from a validated reaction config."""
         r, s, a = cfg.reaction, cfg.sampling, cfg.ace
-        oracle = OracleSpec(engine=cfg.oracle.engine, kwargs=charged_kwargs(cfg))
-        # free atoms are neutral whatever the complex's charge: the zero per element
-        neutral = OracleSpec(engine=cfg.oracle.engine, kwargs=cfg.oracle.kwargs)
+        oracle, neutral = reaction_oracles(cfg)  # free atoms are neutral: the zero per element
+        pw = cfg.oracle.engine == "qe"
         settings = AceFitSettings(
             cutoff=a.cutoff, number_of_functions_per_element=a.n_functions, max_iter=a.max_iter,
             max_rmse_fraction=a.max_rmse_fraction, seed=cfg.seed,
@@ -183,19 +181,8 @@ class ReactionMaker(Maker):
             validate=ReactionValidateMaker(
                 settings=cfg.validation, seed=cfg.seed, route=DIRECT_ROUTE
             ),
-            report=ReactionReportMaker(settings=cfg.model_dump(mode="json")),
+            report=ReactionReportMaker(  # dft: is read only with pw.x: not shown otherwise
+                settings=cfg.model_dump(mode="json", exclude=None if pw else {"dft"})
+            ),
         )
 
-
-def charged_kwargs(cfg: ReactionRunConfig) -> dict[str, Any]:
-    """The oracle's keyword arguments with the reaction's total charge and multiplicity.
-
-    Passed as ``charge`` and ``multiplicity`` (tblite's names; PySCF-style calculators
-    take the same) unless the user set them in ``oracle.kwargs``; a neutral singlet
-    adds nothing, so calculators without these arguments (EMT) keep working.
-    """
-    r = cfg.reaction
-    extra: dict[str, Any] = {}
-    if r.charge != 0 or r.multiplicity != 1:
-        extra = {"charge": r.charge, "multiplicity": r.multiplicity}
-    return extra | cfg.oracle.kwargs
