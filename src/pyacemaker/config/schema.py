@@ -194,8 +194,8 @@ class TeacherConfig(_Strict):
     pretrain: bool = Field(
         False,
         description="true or false: with a non-MACE foundation (chgnet), pre-train the teacher "
-        "on its labels of synthetic cells before fine-tuning on DFT (off: measured worse than "
-        "from scratch on the Si quickstart, docs/benchmarks.md)",
+        "on its labels of synthetic cells before fine-tuning on DFT (off: on the Si quickstart "
+        "not better than from scratch in every seed, docs/benchmarks.md)",
     )
     committee: CommitteeConfig = Field(default_factory=CommitteeConfig)
 
