@@ -41,8 +41,9 @@ def run_one(name: str, seed: int, out: Path) -> tuple[dict[str, Any], float]:
     return metrics, time.perf_counter() - start
 
 
-def _pair(m: dict[str, float]) -> str:
-    return f"{m['energy_rmse_mev']:.2f} / {m['force_rmse']:.4f}"
+def _pair(m: dict[str, float] | None) -> str:
+    """E / F of one model; a candidate whose route failed (the run delivered without it)."""
+    return f"{m['energy_rmse_mev']:.2f} / {m['force_rmse']:.4f}" if m else "failed"
 
 
 def main() -> None:
@@ -60,7 +61,7 @@ def main() -> None:
         errors = v["test_errors"]
         print(
             f"| {seed} | {wall:.0f} | {metrics['dft_calls']} | {v['delivery']['delivered']} | "
-            f"{phases} | {_pair(errors['direct_ace'])} | {_pair(errors['final_ace'])} |"
+            f"{phases} | {_pair(errors.get('direct_ace'))} | {_pair(errors.get('final_ace'))} |"
         )
 
 

@@ -145,9 +145,11 @@ def test_binary_alloy_over_three_compositions_with_exploration(tmp_path: Path) -
     assert len(refit) == 12 + pool_dft + ledger["exploration"]  # cut-outs included
     errors = held_out_per_phase(summary, tmp_path)
     assert sorted(errors) == NIAL_PHASES
-    # Measured (2026-12-01, complete runs of seeds 1-3 only -- fewer than five, the shared
-    # machine was too loaded; each delivered the direct ACE): per phase 1.4-8.4 meV/atom,
-    # 0.007-0.096 eV/Å (docs/multi_element.md).
+    # Measured (2026-12-01, seeds 1-5 of this config, benchmarks/materials_e2e.py nial): the
+    # delivered ACE per phase 0.52-12.33 meV/atom, 0.010-0.054 eV/Å (bounds 1.6x and 3.7x
+    # above the worst); seed 2's teacher route stopped at its fit guard and the run delivered
+    # the direct fit (so its three-candidate assertion above holds only for seeds like 1,
+    # measured: 1, 3, 4, 5 made all three; docs/multi_element.md).
     for name, (energy, force) in errors.items():
         assert energy < NIAL_BOUNDS["max_energy_rmse_mev"], name
         assert force < NIAL_BOUNDS["max_force_rmse"], name
