@@ -206,12 +206,12 @@ def test_model_generators_need_a_foundation() -> None:
     with pytest.raises(ConfigError, match=r"melt_quench.*chgnet"):
         expand(RunConfig.model_validate({"structure": "Si", "sampling": mix,
                                          "teacher": {"foundation": "none"}}))  # fmt: skip
-    plan = expand(RunConfig.model_validate({"structure": "Si", "sampling": mix,
-                                            "teacher": {"foundation": "chgnet"}}))  # fmt: skip
+    plan = expand(RunConfig.model_validate({"structure": "Si", "sampling": mix, "teacher": {
+        "foundation": "chgnet", "pretrain": False}}))  # fmt: skip
     assert any("trained from scratch; chgnet screens" in n for n in plan.notes)
     assert isinstance(teacher_maker(plan), TeacherTrainMaker)
     assert plan.teacher.settings.device == "auto"
-    plan = expand(RunConfig.model_validate({"structure": "Si", "sampling": mix, "teacher": {
-        "foundation": "chgnet", "pretrain": True}}))  # fmt: skip
+    plan = expand(RunConfig.model_validate({"structure": "Si", "sampling": mix,
+                                            "teacher": {"foundation": "chgnet"}}))  # fmt: skip
     assert any("pre-trained on 64 synthetic structures labelled by chgnet" in n for n in plan.notes)
-    assert isinstance(teacher_maker(plan), PretrainedTeacherMaker)
+    assert isinstance(teacher_maker(plan), PretrainedTeacherMaker)  # the default route

@@ -61,7 +61,7 @@ class TeacherPlan(BaseModel):
     settings: MaceTrainSettings
     finetuning: str = "naive"
     replay_file: Path | None = None
-    pretrain: bool = False
+    pretrain: bool = True
     committee: CommitteeConfig = CommitteeConfig()
 
 

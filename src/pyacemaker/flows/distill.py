@@ -314,9 +314,10 @@ def tolerant(stage: Job) -> Job:
 def teacher_maker(plan: Plan) -> TeacherTrainMaker | PretrainedTeacherMaker:
     """The teacher stage by the kind of foundation.
 
-    Fine-tuned from a MACE foundation; with a universal calculator (CHGNet) trained from
-    scratch, or pre-trained on its labels first when ``teacher.pretrain`` asks (measured
-    worse on Si, docs/benchmarks.md); from scratch for ``foundation: none``.
+    Fine-tuned from a MACE foundation; with a universal calculator (CHGNet) pre-trained on
+    its labels first (``teacher.pretrain``, the default: its ACE beat the scratch teacher's
+    on Si in 3 of 3 seeds, docs/benchmarks.md) or trained from scratch; from scratch for
+    ``foundation: none``.
     """
     t = plan.teacher
     train = TeacherTrainMaker(

@@ -127,10 +127,11 @@ def teacher_route(spec: str, pretrain: bool) -> str:
         return f"fine-tuned from the MACE foundation {spec}"
     if not pretrain:
         return (
-            f"trained from scratch; {spec} screens and samples before DFT (synthetic "
-            "pre-training measured worse on Si, docs/benchmarks.md; teacher.pretrain: true)"
+            f"trained from scratch; {spec} screens and samples before DFT "
+            "(teacher.pretrain: false)"
         )
     return (
         f"pre-trained on {pretrain_structures} synthetic structures labelled by {spec} "
-        "(no DFT), then fine-tuned on the DFT data"
+        "(no DFT), then fine-tuned on the DFT data (teacher.pretrain: false trains it from "
+        "scratch)"
     )
