@@ -174,6 +174,8 @@ class QualityLoopMaker(Maker):
         here = folder / f"round_{state.round:02d}"
         suite, calls, seconds = self._judge(potential, state, folder, here)
         targets = target_status(suite.checks)
+        for target in targets:  # a long loop's progress: what this round's judge saw
+            logger.info("round %d on fresh cells: %s", state.round, target.line())
         record = RoundRecord(
             round=state.round, potential=str(potential.yaml_path), targets=targets,
             missed=[t.target for t in targets if not t.held], judge_calls=calls,
