@@ -102,7 +102,8 @@ def test_missed_target_brings_its_data_and_is_rejudged_on_fresh_cells(
     # the targeted cells are in the history, and none is a cell the targets are judged on
     history = read_dataset(doc.history)
     added = [a for a in history if TARGETED_KEY in a.info]
-    assert len(added) == doc.n_dft - sum(r.n_failed for r in rounds)
+    left_out = sum(r.added[family] for r in rounds for family in r.left_out)
+    assert len(added) == doc.n_dft - sum(r.n_failed for r in rounds) - left_out
     fresh = fresh_config(v)
     judged = volume_series(build_prototype(plan.structure), fresh.eos_points, fresh.eos_strain)
     guarded = read_dataset(eos)
@@ -135,3 +136,23 @@ def test_an_unstopped_loop_iteration_is_not_a_finished_stage(tmp_path: Path) -> 
     assert completed_uuids(store, ["killed", "ended", "stage", "labels", "never"]) == {
         "ended", "stage", "labels"
     }  # fmt: skip
+
+
+def test_a_rejected_update_is_retried_without_one_family(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The basis cannot take one family (Si: near-melting MD frames): the rest is kept."""
+    from ase import Atoms
+
+    from pyacemaker.flows.quality_schemas import RoundRecord
+
+    def guarded(self: Any, potential: Any, history: Any, new: list[Atoms], *rest: Any) -> Any:
+        return None if any(a.info[TARGETED_KEY] == "md" for a in new) else "child"
+
+    monkeypatch.setattr(QualityLoopMaker, "_guarded_update", guarded)  # the fit is not the point
+    new = [Atoms("Cu", info={TARGETED_KEY: f}) for f in ("eos", "md", "held-out", "md")]
+    record = RoundRecord(round=0, potential="p.yaml", targets=[], missed=["eos", "md"])
+    maker = QualityLoopMaker.__new__(QualityLoopMaker)
+    child = maker._without_one_family("parent", [], new, [], record, tmp_path)  # type: ignore[arg-type]
+    assert child == "child" and record.left_out == ["md"]
+    assert len(read_dataset(tmp_path / "left_out.xyz")) == 2

@@ -32,6 +32,11 @@ class RoundRecord(BaseModel):
     accepted: bool | None = Field(
         default=None, description="The update was adopted (None: no update this round)."
     )
+    left_out: list[str] = Field(
+        default_factory=list,
+        description="Targeted families left out of the adopted update: the guard rejected "
+        "it with them (their labels are in the round's left_out.xyz).",
+    )
     wall_time_s: float = 0.0
 
 
@@ -65,6 +70,8 @@ class QualityDoc(BaseModel):
             held = [t.target for t in r.targets if t.held]
             added = ", ".join(f"{k} {v}" for k, v in r.added.items()) or "nothing"
             verdict = {True: "accepted", False: "rejected", None: "no update"}[r.accepted]
+            if r.left_out:
+                verdict += f" without {', '.join(r.left_out)}"
             lines.append(
                 f"  round {r.round}: held {held or '-'}; missed {r.missed or '-'}; added "
                 f"{added} ({r.n_dft} DFT calls, {verdict})"
