@@ -138,21 +138,22 @@ def test_an_unstopped_loop_iteration_is_not_a_finished_stage(tmp_path: Path) -> 
     }  # fmt: skip
 
 
-def test_a_rejected_update_is_retried_without_one_family(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_rejected_update_is_retried_without_one_family(tmp_path: Path) -> None:
     """The basis cannot take one family (Si: near-melting MD frames): the rest is kept."""
     from ase import Atoms
 
+    from pyacemaker.flows.quality import without_one_family
     from pyacemaker.flows.quality_schemas import RoundRecord
 
-    def guarded(self: Any, potential: Any, history: Any, new: list[Atoms], *rest: Any) -> Any:
-        return None if any(a.info[TARGETED_KEY] == "md" for a in new) else "child"
+    tried: list[Path] = []
 
-    monkeypatch.setattr(QualityLoopMaker, "_guarded_update", guarded)  # the fit is not the point
+    def fit(cells: list[Atoms], workdir: Path) -> Any:  # the guard rejects any MD frame
+        tried.append(workdir)
+        return None if any(a.info[TARGETED_KEY] == "md" for a in cells) else "child"
+
     new = [Atoms("Cu", info={TARGETED_KEY: f}) for f in ("eos", "md", "held-out", "md")]
     record = RoundRecord(round=0, potential="p.yaml", targets=[], missed=["eos", "md"])
-    maker = QualityLoopMaker.__new__(QualityLoopMaker)
-    child = maker._without_one_family("parent", [], new, [], record, tmp_path)  # type: ignore[arg-type]
-    assert child == "child" and record.left_out == ["md"]
+    assert without_one_family(fit, new, record, tmp_path) == "child"
+    assert record.left_out == ["md"] and [p.name for p in tried][-1] == "update_without_md"
     assert len(read_dataset(tmp_path / "left_out.xyz")) == 2
+    assert without_one_family(fit, new[1:2], record, tmp_path) is None  # one family: no retry

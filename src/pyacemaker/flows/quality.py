@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -322,41 +322,16 @@ class QualityLoopMaker(Maker):
         guarded = [a for path in guard for a in read_dataset(path)]
         guarded += [a for a in history if is_strain_cell(a)]
         record.guard_before = guard_errors(potential, guarded)
-        child = self._guarded_update(potential, history, new, guarded, record, here / "update")
-        if child is None:
-            child = self._without_one_family(potential, history, new, guarded, record, here)
+        def fit(cells: list[Atoms], workdir: Path) -> AcePotentialDoc | None:
+            return self._guarded_update(potential, history, cells, guarded, record, workdir)
+
+        child = fit(new, here / "update") or without_one_family(fit, new, record, here)
         if child is None:
             record.accepted = False
             return potential, path
         record.accepted = True
         kept = [a for a in new if a.info[TARGETED_KEY] not in record.left_out]
         return child, str(write_dataset(here / "history.xyz", [*history, *kept]))
-
-    def _without_one_family(
-        self,
-        potential: AcePotentialDoc,
-        history: list[Atoms],
-        new: list[Atoms],
-        guarded: list[Atoms],
-        record: RoundRecord,
-        here: Path,
-    ) -> AcePotentialDoc | None:
-        """The update without one targeted family (the first, by name, that passes the guard).
-
-        The left-out family's labels go to ``left_out.xyz`` and not into the history, so
-        later rounds do not replay what the basis could not take.
-        """
-        families = sorted({str(a.info[TARGETED_KEY]) for a in new})
-        for family in families if len(families) > 1 else []:
-            kept = [a for a in new if a.info[TARGETED_KEY] != family]
-            workdir = here / f"update_without_{family}"
-            child = self._guarded_update(potential, history, kept, guarded, record, workdir)
-            if child is not None:
-                record.left_out = [family]
-                left = [a for a in new if a.info[TARGETED_KEY] == family]
-                write_dataset(here / "left_out.xyz", left)
-                return child
-        return None
 
     def _guarded_update(
         self,
@@ -388,6 +363,28 @@ class QualityLoopMaker(Maker):
             logger.warning("targeted update rejected (%s; guard: %s)", workdir.name, why)
             return None
         return child
+
+
+def without_one_family(
+    fit: Callable[[list[Atoms], Path], AcePotentialDoc | None],
+    new: list[Atoms],
+    record: RoundRecord,
+    here: Path,
+) -> AcePotentialDoc | None:
+    """The update without one targeted family (the first, by name, that passes the guard).
+
+    The left-out family's labels go to ``left_out.xyz`` and not into the history, so
+    later rounds do not replay what the basis could not take.
+    """
+    families = sorted({str(a.info[TARGETED_KEY]) for a in new})
+    for family in families if len(families) > 1 else []:
+        child = fit([a for a in new if a.info[TARGETED_KEY] != family],
+                    here / f"update_without_{family}")  # fmt: skip
+        if child is not None:
+            record.left_out = [family]
+            write_dataset(here / "left_out.xyz", [a for a in new if a.info[TARGETED_KEY] == family])
+            return child
+    return None
 
 
 def _history(datasets: Sequence[str], weights: Sequence[float] | None) -> list[Atoms]:
