@@ -322,6 +322,7 @@ class QualityLoopMaker(Maker):
         guarded = [a for path in guard for a in read_dataset(path)]
         guarded += [a for a in history if is_strain_cell(a)]
         record.guard_before = guard_errors(potential, guarded)
+
         def fit(cells: list[Atoms], workdir: Path) -> AcePotentialDoc | None:
             return self._guarded_update(potential, history, cells, guarded, record, workdir)
 
