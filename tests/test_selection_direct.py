@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import numpy as np
+from ase import Atom
 from ase.build import bulk
 
 from pyacemaker.data import read_dataset, write_dataset
+from pyacemaker.selection.cover import environment_cover
 from pyacemaker.selection.direct import coverage_radius, direct_sampling, random_sampling
 from pyacemaker.selection.fps import farthest_point_sampling
 from pyacemaker.selection.jobs import DiversitySelectMaker
@@ -69,3 +71,30 @@ def test_select_maker_screens_then_picks_direct(tmp_path) -> None:  # type: igno
     chosen = read_dataset(doc.dataset)
     assert {a.info["config_type"] for a in chosen} == {"strain", "rattle"}
     assert all(a.info["selection"].startswith("DIRECT") for a in chosen)
+
+
+def test_environment_cover_takes_each_new_environment_once(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Greedy cover: gains never rise, a copy of a picked cell adds nothing, every kind is met.
+
+    The pool is one 8-atom strained cell ten times over, a vacancy cell and an
+    interstitial cell (each with environments no other cell has) and two rattled cells;
+    five picks must take one copy only and both defects.
+    """
+    cu8 = bulk("Cu", "fcc", a=3.61, cubic=True) * (2, 1, 1)
+    strained = strain_cells([cu8], 1, volumetric=0.03, shear=0.03, seed=0)[0]
+    vacancy = cu8.copy()
+    del vacancy[3]
+    interstitial = cu8.copy()
+    interstitial.append(Atom("Cu", (1.8, 1.8, 1.8)))
+    pool = [strained.copy() for _ in range(10)]
+    pool += [vacancy, interstitial, *rattle_cells([cu8], 2, temperatures=[600], seed=2)]
+    sel = environment_cover(pool, 5, seed=1)
+    assert sel.indices == environment_cover(pool, 5, seed=1).indices  # deterministic
+    assert len(set(sel.indices)) == 5 and sum(i < 10 for i in sel.indices) == 1
+    assert {10, 11} <= set(sel.indices)
+    assert all(a >= b for a, b in zip(sel.distances, sel.distances[1:], strict=False))
+    assert all(r.startswith("environment cover") for r in sel.reasons())
+    path = write_dataset(tmp_path / "c.xyz", pool)
+    maker = DiversitySelectMaker(n=5, method="cover", seed=1)
+    doc = maker.make.original(maker, str(path), str(tmp_path / "sel"))  # type: ignore[attr-defined]
+    assert doc.indices == sel.indices and doc.descriptor.startswith("per-atom radial")

@@ -101,8 +101,10 @@ class SamplingConfig(_Strict):
         description="a list of temperatures in K for thermal rattling, e.g. [300, 600] "
         "(default: fractions of the melting point)",
     )
-    selection: Literal["direct", "fps", "random"] = Field(
-        "direct", description="one of direct (PCA + k-means + picks per cluster), fps, random"
+    selection: Literal["direct", "fps", "random", "cover"] = Field(
+        "direct",
+        description="one of direct (PCA + k-means + picks per cluster), cover (cells that "
+        "cover the most atomic environments), fps, random",
     )
     min_distance_factor: float = Field(
         0.6,

@@ -16,14 +16,29 @@ from ase.neighborlist import neighbor_list
 from numpy.typing import NDArray
 
 
+def smeared(distances: NDArray[np.float64], cutoff: float, bins: int) -> NDArray[np.float64]:
+    """One Gaussian-smeared histogram row per pair distance (width: one bin)."""
+    centres = np.linspace(0.5, cutoff, bins)
+    width = cutoff / bins
+    z = (distances[:, None] - centres[None, :]) / width
+    rows: NDArray[np.float64] = np.exp(-0.5 * z**2)
+    return rows
+
+
 def radial_descriptor(atoms: Atoms, cutoff: float = 5.0, bins: int = 40) -> NDArray[np.float64]:
     """Per-structure vector: Gaussian-smeared pair-distance histogram per atom, and volume/atom."""
     distances = neighbor_list("d", atoms, cutoff)
-    centres = np.linspace(0.5, cutoff, bins)
-    width = cutoff / bins
-    hist = np.exp(-0.5 * ((distances[:, None] - centres[None, :]) / width) ** 2).sum(axis=0)
+    hist = smeared(distances, cutoff, bins).sum(axis=0)
     volume = atoms.get_volume() / len(atoms) if atoms.pbc.all() else 0.0
     return np.concatenate([hist / len(atoms), [volume]])
+
+
+def atom_histograms(atoms: Atoms, cutoff: float = 5.0, bins: int = 40) -> NDArray[np.float64]:
+    """One smeared pair-distance histogram per atom: its environment (their mean is the above)."""
+    first, distances = neighbor_list("id", atoms, cutoff)
+    out = np.zeros((len(atoms), bins))
+    np.add.at(out, first, smeared(distances, cutoff, bins))
+    return out
 
 
 @dataclass

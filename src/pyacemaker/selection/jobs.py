@@ -15,13 +15,14 @@ from pydantic import BaseModel
 
 from pyacemaker.data import read_dataset, write_dataset
 from pyacemaker.progress import stage
+from pyacemaker.selection.cover import environment_cover
 from pyacemaker.selection.descriptors import structure_descriptors
 from pyacemaker.selection.direct import direct_sampling, random_sampling
 from pyacemaker.selection.fps import Selection, farthest_point_sampling
 from pyacemaker.selection.screen import screen
 from pyacemaker.surrogate.schemas import has_foundation
 
-Method = Literal["direct", "fps", "random"]
+Method = Literal["direct", "fps", "random", "cover"]
 
 
 class SelectionDoc(BaseModel):
@@ -37,7 +38,7 @@ class SelectionDoc(BaseModel):
 
 
 def select(features: NDArray[np.float64], n: int, method: Method, seed: int) -> Selection:
-    """Dispatch to DIRECT, farthest-point or random selection."""
+    """Dispatch to DIRECT, farthest-point or random selection (on per-cell descriptors)."""
     if method == "direct":
         return direct_sampling(features, n, seed=seed)
     if method == "fps":
@@ -54,7 +55,7 @@ def _model_path(spec: str) -> Path | None:
 
 @dataclass
 class DiversitySelectMaker(Maker):
-    """Screen out unphysical candidates, then pick ``n`` by DIRECT, FPS or at random.
+    """Screen out unphysical candidates, then pick ``n`` by DIRECT, FPS, cover or at random.
 
     With ``model`` (a foundation spec) its energies and forces screen the candidates
     (zero-shot, any universal model); a MACE foundation also gives the descriptors (its
@@ -81,6 +82,14 @@ class DiversitySelectMaker(Maker):
             calc = foundation_calculator(self.model)
         return screen(structures, self.min_distance_factor, calc, self.max_force).kept
 
+    def _pick(self, pool: list[Atoms]) -> tuple[Selection, str]:
+        """The picks among the screened ``pool`` and the descriptor they were made on."""
+        if self.method == "cover":  # per-atom environments, not one vector per cell
+            picked = environment_cover(pool, self.n, cutoff=self.cutoff, seed=self.seed)
+            return picked, f"per-atom radial distribution (cutoff {self.cutoff} Å)"
+        features, descriptor = structure_descriptors(pool, _model_path(self.model), self.cutoff)
+        return select(features, self.n, self.method, self.seed), descriptor
+
     @job
     def make(self, candidates: str, workdir: str) -> SelectionDoc:
         """Write the selected structures (reason in ``info["selection"]``) to ``selected.xyz``."""
@@ -89,10 +98,7 @@ class DiversitySelectMaker(Maker):
         with stage("select", f"{self.n} of {len(structures)} by {self.method}"):
             kept = self._screened(structures)
             pool = [structures[i] for i in kept]
-            features, descriptor = structure_descriptors(
-                pool, _model_path(self.model), self.cutoff
-            )
-            picked = select(features, self.n, self.method, self.seed)
+            picked, descriptor = self._pick(pool)
             indices = [kept[i] for i in picked.indices]
             reasons = picked.reasons()
             for idx, why in zip(indices, reasons, strict=True):
