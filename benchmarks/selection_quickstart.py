@@ -1,7 +1,8 @@
 """Selection at equal DFT budget on the quickstart (silicon, real pw.x): DIRECT vs random.
 
     python benchmarks/selection_quickstart.py label OUT SEED     # pw.x on every candidate
-    python benchmarks/selection_quickstart.py score OUT SEED [--draws R]
+    python benchmarks/selection_quickstart.py score OUT SEED [--draws R] [--mix OTHER]
+        [--n N --methods direct] [--functions F]        # another DFT budget, basis size
     python benchmarks/selection_quickstart.py table OUT
     python benchmarks/selection_quickstart.py kinds OUT SEED --mix OTHER   # mix errors per kind
 
@@ -146,11 +147,14 @@ def pw_seconds(calculations: Path, n: int) -> list[float]:
     return out
 
 
-def score(out: Path, seed: int, draws: int, other: int | None) -> None:
+def score(out: Path, seed: int, draws: int, other: int | None, budget: int | None,
+          methods: list[str], functions: int | None = None) -> None:  # fmt: skip
     """Every method and ``draws`` random draws per method, fitted and scored.
 
     Scored on the seed's held-out cells (the run's own yardstick: strained and rattled
     bulk cells) and, with ``other``, on that seed's labelled candidates (``mix``).
+    ``budget``: picks other than the quickstart's ``n_train`` (rows named ``method@N``);
+    ``functions``: ACE functions per element other than the plan's (``..._fF``).
     """
     from baselines import random_draw
 
@@ -167,22 +171,28 @@ def score(out: Path, seed: int, draws: int, other: int | None) -> None:
     ref = reference_energies(plan.oracle, str(folder / "dft_test" / "labelled.xyz"),
                              str(folder / "reference"))  # fmt: skip
     features, _ = structure_descriptors(pool, None, plan.ace.base.cutoff)
-    n = plan.sampling.n_train
+    n = budget or plan.sampling.n_train
+    tag = "" if n == plan.sampling.n_train else f"@{n}"
+    if functions is not None:
+        base = plan.ace.base.model_copy(update={"number_of_functions_per_element": functions})
+        plan = plan.model_copy(update={"ace": plan.ace.model_copy(update={"base": base})})
+        tag += f"_f{functions}"
     rows: dict[str, dict] = {}
     seconds = pw_seconds(folder / "dft_pool" / "calculations", len(pool))
     where = {id(a): k for k, a in enumerate(pool)}
-    for name, method in METHODS.items():
-        picks = method(pool, features, n, plan.seed)
+    for method in methods:
+        picks = METHODS[method](pool, features, n, plan.seed)
+        name = method + tag
         rows[name] = fit_score([pool[i] for i in picks], folder / name, plan, tests, ref)
         rows[name]["pw_seconds"] = sum(seconds[i] for i in picks)
         atoms = rows[name]["atoms"]
         for r in range(draws):
             drawn = random_draw(pool, len(picks), atoms, 1000 * r + atoms)
-            key = f"random_{atoms}_{r}"
+            key = f"random{tag}_{atoms}_{r}"
             rows[key] = fit_score(drawn, folder / key, plan, tests, ref)
             rows[key]["pw_seconds"] = sum(seconds[where[id(a)]] for a in drawn)
         print(name, rows[name], flush=True)
-    (folder / "scores.json").write_text(json.dumps(rows, indent=1))
+    (folder / f"scores{tag}.json").write_text(json.dumps(rows, indent=1))
 
 
 def _errors(rows: list[dict], prefix: str) -> str:
@@ -200,12 +210,15 @@ def table(out: Path) -> None:
     print("| seed | method | cells (atoms) | pw.x: method / random | held-out: method "
           "| held-out: random (draws) | mix: method | mix: random |")  # fmt: skip
     print("|---" * 8 + "|")
-    for path in sorted(out.glob("s*/scores.json")):
+    for path in sorted(out.glob("s*/scores*.json")):
         rows = json.loads(path.read_text())
-        for name in (m for m in METHODS if m in rows):
+        tag = path.stem.removeprefix("scores")
+        for name in (m + tag for m in METHODS if m + tag in rows):
             row = rows[name]
-            rand = [v for k, v in rows.items() if k.startswith(f"random_{row['atoms']}_")]
-            secs = f"{row['pw_seconds']:.0f} s / {np.mean([v['pw_seconds'] for v in rand]):.0f} s"
+            prefix = f"random{tag}_{row['atoms']}_"
+            rand = [v for k, v in rows.items() if k.startswith(prefix)]
+            secs = f"{row['pw_seconds']:.0f} s / " + (
+                f"{np.mean([v['pw_seconds'] for v in rand]):.0f} s" if rand else "–")
             print(f"| {path.parent.name[1:]} | {name} | {row['n']} ({row['atoms']}) | {secs} "
                   f"| {_errors([row], '')} | {_errors(rand, '')} ({len(rand)}) "
                   f"| {_errors([row], 'mix_')} | {_errors(rand, 'mix_')} |")  # fmt: skip
@@ -238,11 +251,15 @@ def main() -> None:
     parser.add_argument("seed", type=int, nargs="?", default=7)
     parser.add_argument("--draws", type=int, default=5)
     parser.add_argument("--mix", type=int, help="seed whose labelled candidates are a 2nd test")
+    parser.add_argument("--n", type=int, help="picks per method (default: the plan's n_train)")
+    parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS))
+    parser.add_argument("--functions", type=int, help="ACE functions per element (default: plan)")
     args = parser.parse_args()
     if args.what == "label":
         label(args.out.resolve(), args.seed)
     elif args.what == "score":
-        score(args.out.resolve(), args.seed, args.draws, args.mix)
+        score(args.out.resolve(), args.seed, args.draws, args.mix, args.n, args.methods,
+              args.functions)
     elif args.what == "kinds":
         kinds(args.out.resolve(), args.seed, args.mix)
     else:
