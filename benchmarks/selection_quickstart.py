@@ -5,6 +5,7 @@
         [--n N --methods direct] [--functions F]        # another DFT budget, basis size
     python benchmarks/selection_quickstart.py table OUT
     python benchmarks/selection_quickstart.py kinds OUT SEED --mix OTHER   # mix errors per kind
+    python benchmarks/selection_quickstart.py eos OUT SEED      # a0, B0, B' of every fit vs pw.x
 
 ``label``: the quickstart's own candidates and held-out cells at config seed SEED (its
 ``CandidateMaker``), its own screen (geometry + CHGNet), and pw.x on *every* screened
@@ -244,9 +245,36 @@ def kinds(out: Path, seed: int, other: int) -> None:
         print(f"{score_file.parent.name}: trained on {trained}; mix: {' | '.join(errors)}")
 
 
+def eos(out: Path, seed: int) -> None:
+    """Per fit of ``seed``: a0 and B0 against pw.x on the seed's EOS cells (labelled here)."""
+    from pyace import PyACECalculator
+
+    from pyacemaker.data import read_dataset
+    from pyacemaker.oracle import label_dataset
+    from pyacemaker.validation.eos import eos_from_calculator, eos_from_labels
+
+    folder = out / f"s{seed}"
+    plan = seed_plan(seed, folder)
+    doc = label_dataset(plan.oracle.build(), str(folder / "generate" / "eos.xyz"),
+                        str(folder / "dft_eos"), "eos")  # fmt: skip
+    cells = read_dataset(doc.dataset)
+    ref = eos_from_labels(cells, plan.a_ref, plan.v_ref)
+    print(f"seed {seed} pw.x: a0 {ref.a0:.4f} Å, B0 {ref.b0_gpa:.1f} GPa, B' {ref.b0_prime:.2f}")
+    for score_file in sorted(folder.glob("*/score.json")):
+        calc = PyACECalculator(str(score_file.parent / "ace" / "potential.yace"))
+        try:
+            fit = eos_from_calculator(cells, calc, plan.a_ref, plan.v_ref)
+        except RuntimeError as exc:  # no Birch-Murnaghan minimum in the range: say so
+            print(f"{score_file.parent.name}: no EOS fit ({str(exc).splitlines()[0]})")
+            continue
+        print(f"{score_file.parent.name}: a0 {100 * (fit.a0 / ref.a0 - 1):+.2f} %, "
+              f"B0 {100 * (fit.b0_gpa / ref.b0_gpa - 1):+.1f} %, "
+              f"B' {fit.b0_prime - ref.b0_prime:+.2f}")  # type: ignore[operator]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=["label", "score", "table", "kinds"])
+    parser.add_argument("what", choices=["label", "score", "table", "kinds", "eos"])
     parser.add_argument("out", type=Path)
     parser.add_argument("seed", type=int, nargs="?", default=7)
     parser.add_argument("--draws", type=int, default=5)
@@ -260,6 +288,8 @@ def main() -> None:
     elif args.what == "score":
         score(args.out.resolve(), args.seed, args.draws, args.mix, args.n, args.methods,
               args.functions)
+    elif args.what == "eos":
+        eos(args.out.resolve(), args.seed)
     elif args.what == "kinds":
         kinds(args.out.resolve(), args.seed, args.mix)
     else:
