@@ -11,7 +11,8 @@ still gets a cell. On the quickstart's pw.x labels (benchmarks/selection_quickst
 docs/benchmarks.md) its fits beat random draws of the same calls and atoms on forces in
 3 of 3 seeds, on the held-out cells and on the generators' mix, and have lower held-out
 forces than DIRECT's; but they take 28-61 % more pw.x time (fewer 2-atom cells) and have
-higher energies than DIRECT's in 3 of 3 seeds, so DIRECT stays the default.
+higher energies than DIRECT's in 3 of 3 seeds and B0 errors up to 30 % (DIRECT's: 9 %),
+so DIRECT stays the default.
 """
 
 from __future__ import annotations
