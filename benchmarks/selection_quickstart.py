@@ -2,7 +2,7 @@
 
     python benchmarks/selection_quickstart.py label OUT SEED     # pw.x on every candidate
     python benchmarks/selection_quickstart.py score OUT SEED [--draws R] [--mix OTHER]
-        [--n N --methods direct] [--functions F]        # another DFT budget, basis size
+        [--n N --methods direct] [--functions F] [--kappa K]   # budget, basis, weights
     python benchmarks/selection_quickstart.py table OUT
     python benchmarks/selection_quickstart.py kinds OUT SEED --mix OTHER   # mix errors per kind
     python benchmarks/selection_quickstart.py eos OUT SEED      # a0, B0, B' of every fit vs pw.x
@@ -149,13 +149,15 @@ def pw_seconds(calculations: Path, n: int) -> list[float]:
 
 
 def score(out: Path, seed: int, draws: int, other: int | None, budget: int | None,
-          methods: list[str], functions: int | None = None) -> None:  # fmt: skip
+          methods: list[str], functions: int | None = None,
+          kappa: float | None = None) -> None:  # fmt: skip
     """Every method and ``draws`` random draws per method, fitted and scored.
 
     Scored on the seed's held-out cells (the run's own yardstick: strained and rattled
     bulk cells) and, with ``other``, on that seed's labelled candidates (``mix``).
     ``budget``: picks other than the quickstart's ``n_train`` (rows named ``method@N``);
-    ``functions``: ACE functions per element other than the plan's (``..._fF``).
+    ``functions``: ACE functions per element other than the plan's (``..._fF``);
+    ``kappa``: pacemaker's force share of the loss other than the plan's (``..._kK``).
     """
     from baselines import random_draw
 
@@ -174,10 +176,15 @@ def score(out: Path, seed: int, draws: int, other: int | None, budget: int | Non
     features, _ = structure_descriptors(pool, None, plan.ace.base.cutoff)
     n = budget or plan.sampling.n_train
     tag = "" if n == plan.sampling.n_train else f"@{n}"
+    changes: dict[str, float] = {}
     if functions is not None:
-        base = plan.ace.base.model_copy(update={"number_of_functions_per_element": functions})
-        plan = plan.model_copy(update={"ace": plan.ace.model_copy(update={"base": base})})
+        changes["number_of_functions_per_element"] = functions
         tag += f"_f{functions}"
+    if kappa is not None:
+        changes["kappa"] = kappa
+        tag += f"_k{kappa:g}"
+    base = plan.ace.base.model_copy(update=changes)
+    plan = plan.model_copy(update={"ace": plan.ace.model_copy(update={"base": base})})
     rows: dict[str, dict] = {}
     seconds = pw_seconds(folder / "dft_pool" / "calculations", len(pool))
     where = {id(a): k for k, a in enumerate(pool)}
@@ -282,12 +289,13 @@ def main() -> None:
     parser.add_argument("--n", type=int, help="picks per method (default: the plan's n_train)")
     parser.add_argument("--methods", nargs="+", choices=list(METHODS), default=list(METHODS))
     parser.add_argument("--functions", type=int, help="ACE functions per element (default: plan)")
+    parser.add_argument("--kappa", type=float, help="force share of the ACE loss (default: plan)")
     args = parser.parse_args()
     if args.what == "label":
         label(args.out.resolve(), args.seed)
     elif args.what == "score":
         score(args.out.resolve(), args.seed, args.draws, args.mix, args.n, args.methods,
-              args.functions)
+              args.functions, args.kappa)
     elif args.what == "eos":
         eos(args.out.resolve(), args.seed)
     elif args.what == "kinds":
