@@ -6,6 +6,7 @@
     python benchmarks/selection_quickstart.py table OUT
     python benchmarks/selection_quickstart.py kinds OUT SEED --mix OTHER   # mix errors per kind
     python benchmarks/selection_quickstart.py eos OUT SEED      # a0, B0, B' of every fit vs pw.x
+    python benchmarks/selection_quickstart.py offsets OUT SEED  # held-out energy error per cell
 
 ``label``: the quickstart's own candidates and held-out cells at config seed SEED (its
 ``CandidateMaker``), its own screen (geometry + CHGNet), and pw.x on *every* screened
@@ -279,9 +280,26 @@ def eos(out: Path, seed: int) -> None:
               f"B' {fit.b0_prime - ref.b0_prime:+.2f}")  # type: ignore[operator]
 
 
+def offsets(out: Path, seed: int) -> None:
+    """Per fit of ``seed``: mean and spread of its per-cell energy errors on the held-out cells."""
+    from pyace import PyACECalculator
+
+    from pyacemaker.data import energy_of, read_dataset
+    from pyacemaker.validation.metrics import predict
+
+    cells = read_dataset(out / f"s{seed}" / "dft_test" / "labelled.xyz")
+    for score_file in sorted((out / f"s{seed}").glob("*/score.json")):
+        calc = PyACECalculator(str(score_file.parent / "ace" / "potential.yace"))
+        energies, _ = predict(cells, calc)
+        errors = np.array([1000 * (e - energy_of(a)) / len(a) for e, a in zip(energies, cells,
+                                                                             strict=True)])
+        print(f"{score_file.parent.name}: mean {errors.mean():+.2f} meV/atom, "
+              f"std {errors.std():.2f}, per cell {np.round(errors, 2).tolist()}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=["label", "score", "table", "kinds", "eos"])
+    parser.add_argument("what", choices=["label", "score", "table", "kinds", "eos", "offsets"])
     parser.add_argument("out", type=Path)
     parser.add_argument("seed", type=int, nargs="?", default=7)
     parser.add_argument("--draws", type=int, default=5)
@@ -296,6 +314,8 @@ def main() -> None:
     elif args.what == "score":
         score(args.out.resolve(), args.seed, args.draws, args.mix, args.n, args.methods,
               args.functions, args.kappa)
+    elif args.what == "offsets":
+        offsets(args.out.resolve(), args.seed)
     elif args.what == "eos":
         eos(args.out.resolve(), args.seed)
     elif args.what == "kinds":
