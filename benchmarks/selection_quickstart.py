@@ -233,29 +233,67 @@ def table(out: Path) -> None:
                   f"| {_errors([row], 'mix_')} | {_errors(rand, 'mix_')} |")  # fmt: skip
 
 
-def kinds(out: Path, seed: int, other: int) -> None:
-    """Per fit of ``seed``: its training kinds, and its errors on ``other``'s mix per kind."""
-    from collections import Counter, defaultdict
+def fits(folder: Path):  # type: ignore[no-untyped-def]
+    """Every fit scored in ``folder``: its name, its score row and its ASE calculator.
 
+    The ``.yace`` carries the reference energies as E0, so pyace's calculator gives the
+    total energies that ``ace.pacemaker.ace_calculator`` would.
+    """
     from pyace import PyACECalculator
+
+    for score_file in sorted(folder.glob("*/score.json")):
+        row = json.loads(score_file.read_text())
+        yield score_file.parent.name, row, PyACECalculator(
+            str(score_file.parent / "ace" / "potential.yace"))
+
+
+def family(name: str) -> str:
+    """The random draws' family of a fit name (``random@24_122_3`` -> ``random@24_122``)."""
+    return name.rsplit("_", 1)[0] if name.startswith("random") else name
+
+
+def kinds(out: Path, seed: int, other: int) -> None:
+    """Per fit of ``seed``: its training kinds, and its errors on ``other``'s mix per kind.
+
+    Then per kind the mean pw.x seconds of a cell, and per family of random draws how many
+    draws miss a defect kind and their median mix force (docs/benchmarks.md quotes both).
+    """
+    from collections import Counter, defaultdict
 
     from pyacemaker.data import CONFIG_TYPE_KEY, read_dataset
     from pyacemaker.validation.metrics import errors_against
 
+    folder = out / f"s{seed}"
     groups: dict[str, list[Atoms]] = defaultdict(list)
     for atoms in read_dataset(out / f"s{other}" / "dft_pool" / "labelled.xyz"):
         groups[str(atoms.info[CONFIG_TYPE_KEY])].append(atoms)
-    for score_file in sorted((out / f"s{seed}").glob("*/score.json")):
-        calc = PyACECalculator(str(score_file.parent / "ace" / "potential.yace"))
-        trained = dict(Counter(json.loads(score_file.read_text())["kinds"]))
+    draws: dict[str, list[tuple[bool, float]]] = defaultdict(list)
+    for name, row, calc in fits(folder):
+        trained = dict(Counter(row["kinds"]))
         errors = [f"{kind} {e.energy_rmse_mev:.1f} / {e.force_rmse:.3f}"
                   for kind, e in ((k, errors_against(g, calc)) for k, g in sorted(groups.items()))]
-        print(f"{score_file.parent.name}: trained on {trained}; mix: {' | '.join(errors)}")
+        print(f"{name}: trained on {trained}; mix: {' | '.join(errors)}")
+        missing = not {"vacancy", "interstitial"} <= set(trained)
+        draws[family(name)].append((missing, float(row.get("mix_force_rmse", np.nan))))
+    pool = read_dataset(folder / "dft_pool" / "labelled.xyz")
+    seconds = pw_seconds(folder / "dft_pool" / "calculations", len(pool))
+    per_kind: dict[tuple[str, int], list[float]] = defaultdict(list)
+    for atoms, secs in zip(pool, seconds, strict=True):
+        per_kind[(str(atoms.info[CONFIG_TYPE_KEY]), len(atoms))].append(secs)
+    print("pw.x s per cell:", {f"{k} ({n})": round(float(np.mean(v)), 1)
+                               for (k, n), v in sorted(per_kind.items())})  # fmt: skip
+    for fam, rows in sorted(draws.items()):
+        if fam.startswith("random"):
+            print(f"{fam}: {sum(m for m, _ in rows)} of {len(rows)} draws miss a defect kind; "
+                  f"median mix force {np.median([f for _, f in rows]):.4f} eV/Å")
 
 
 def eos(out: Path, seed: int) -> None:
-    """Per fit of ``seed``: a0 and B0 against pw.x on the seed's EOS cells (labelled here)."""
-    from pyace import PyACECalculator
+    """Per fit of ``seed``: a0 and B0 against pw.x on the seed's EOS cells (labelled here).
+
+    Then per family of random draws the median and the largest absolute B0 error.
+    """
+    from collections import defaultdict
 
     from pyacemaker.data import read_dataset
     from pyacemaker.oracle import label_dataset
@@ -268,32 +306,34 @@ def eos(out: Path, seed: int) -> None:
     cells = read_dataset(doc.dataset)
     ref = eos_from_labels(cells, plan.a_ref, plan.v_ref)
     print(f"seed {seed} pw.x: a0 {ref.a0:.4f} Å, B0 {ref.b0_gpa:.1f} GPa, B' {ref.b0_prime:.2f}")
-    for score_file in sorted(folder.glob("*/score.json")):
-        calc = PyACECalculator(str(score_file.parent / "ace" / "potential.yace"))
+    b0_errors: dict[str, list[float]] = defaultdict(list)
+    for name, _, calc in fits(folder):
         try:
             fit = eos_from_calculator(cells, calc, plan.a_ref, plan.v_ref)
         except RuntimeError as exc:  # no Birch-Murnaghan minimum in the range: say so
-            print(f"{score_file.parent.name}: no EOS fit ({str(exc).splitlines()[0]})")
+            print(f"{name}: no EOS fit ({str(exc).splitlines()[0]})")
             continue
-        print(f"{score_file.parent.name}: a0 {100 * (fit.a0 / ref.a0 - 1):+.2f} %, "
-              f"B0 {100 * (fit.b0_gpa / ref.b0_gpa - 1):+.1f} %, "
+        b0 = 100 * (fit.b0_gpa / ref.b0_gpa - 1)
+        b0_errors[family(name)].append(abs(b0))
+        print(f"{name}: a0 {100 * (fit.a0 / ref.a0 - 1):+.2f} %, B0 {b0:+.1f} %, "
               f"B' {fit.b0_prime - ref.b0_prime:+.2f}")  # type: ignore[operator]
+    for fam, errs in sorted(b0_errors.items()):
+        if fam.startswith("random"):
+            print(f"{fam}: |B0 error| median {np.median(errs):.1f} %, largest {max(errs):.1f} %, "
+                  f"{sum(e <= 5 for e in errs)} of {len(errs)} within 5 %")
 
 
 def offsets(out: Path, seed: int) -> None:
     """Per fit of ``seed``: mean and spread of its per-cell energy errors on the held-out cells."""
-    from pyace import PyACECalculator
-
     from pyacemaker.data import energy_of, read_dataset
     from pyacemaker.validation.metrics import predict
 
     cells = read_dataset(out / f"s{seed}" / "dft_test" / "labelled.xyz")
-    for score_file in sorted((out / f"s{seed}").glob("*/score.json")):
-        calc = PyACECalculator(str(score_file.parent / "ace" / "potential.yace"))
+    for name, _, calc in fits(out / f"s{seed}"):
         energies, _ = predict(cells, calc)
-        errors = np.array([1000 * (e - energy_of(a)) / len(a) for e, a in zip(energies, cells,
-                                                                             strict=True)])
-        print(f"{score_file.parent.name}: mean {errors.mean():+.2f} meV/atom, "
+        errors = np.array([1000 * (e - energy_of(a)) / len(a)
+                           for e, a in zip(energies, cells, strict=True)])  # fmt: skip
+        print(f"{name}: mean {errors.mean():+.2f} meV/atom, "
               f"std {errors.std():.2f}, per cell {np.round(errors, 2).tolist()}")
 
 
