@@ -10,10 +10,11 @@ the range; elastic → the strain states of the defining components; phonons →
 finite-displacement and rattled supercells; MD → frames of its own trajectory
 (D-optimal among them); held-out → more strained and rattled cells. They are labelled
 by the oracle, the potential is continued on them plus a replay buffer that always
-keeps the EOS and strain cells (as active learning does), and the update is kept only
-if it passes the physics guard (flows/guard.py). Unless every target holds, the DFT
-budget is spent or ``max_rounds`` updates are done, the job replaces itself with the
-next round (``Response(replace=...)``, like flows/active_learning.py).
+keeps every DFT label and strain cell, and the update is kept only if it passes the
+physics guard (flows/guard.py) on the held-out, EOS, strain and DFT training cells.
+Unless every target holds, the DFT budget is spent or ``max_rounds`` updates are done,
+the job replaces itself with the next round (``Response(replace=...)``, like
+flows/active_learning.py).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ from pyacemaker.ace.schemas import AceFitSettings, AcePotentialDoc
 from pyacemaker.config.plan import Plan
 from pyacemaker.config.schema import SamplingConfig, StructureConfig, ValidationConfig
 from pyacemaker.config.targets import QualityPlan
-from pyacemaker.data import read_dataset, write_dataset
+from pyacemaker.data import SOURCE_KEY, read_dataset, write_dataset
 from pyacemaker.dft.oracle import OracleSpec
 from pyacemaker.dynamics.ase_md import MDInstabilityError, sample_md
 from pyacemaker.flows.guard import guard_errors, guard_violations, is_strain_cell
@@ -128,7 +129,7 @@ class QualityLoopMaker(Maker):
         ``final`` (its history: ``datasets`` with ``weights``, or as weighted in the file
         when None) or a direct fit (its history: the DFT cells ``train``, every DFT
         label of the run when exploration ran). ``guard``: the held-out and EOS datasets
-        every update is judged on besides the strain cells.
+        every update is judged on besides ``train`` and the targeted strain cells.
         """
         folder = Path(workdir)
         delivery = validation.delivery
@@ -143,7 +144,7 @@ class QualityLoopMaker(Maker):
             potential = validation.delivered or final
         assert potential is not None
         with stage(f"{self.name} round {state.round}", f"{len(state.records)} rounds so far"):
-            doc, following = self._round(potential, state, guard, folder)
+            doc, following = self._round(potential, state, [*guard, train], folder)
         doc.started_from = started_from
         if following is None:
             return doc
@@ -319,12 +320,17 @@ class QualityLoopMaker(Maker):
         path = str(write_dataset(here / "history.xyz", [*history, *new]))  # kept if rejected
         if not new:
             return potential, path
-        guarded = [a for path in guard for a in read_dataset(path)]
-        guarded += [a for a in history if is_strain_cell(a)]
+        guarded = [a for path in guard for a in read_dataset(path)]  # held-out, EOS, train
+        guarded += [a for a in history if is_strain_cell(a) and TARGETED_KEY in a.info]
         record.guard_before = guard_errors(potential, guarded)
+        dft = {a.info.get(SOURCE_KEY) for a in guarded}  # the oracle's labels: always replayed
+
+        def always(atoms: Atoms) -> bool:
+            return is_strain_cell(atoms) or atoms.info.get(SOURCE_KEY) in dft
 
         def fit(cells: list[Atoms], workdir: Path) -> AcePotentialDoc | None:
-            return self._guarded_update(potential, history, cells, guarded, record, workdir)
+            return self._guarded_update(potential, history, cells, guarded, record, workdir,
+                                        always)  # fmt: skip
 
         child = fit(new, here / "update") or without_one_family(fit, new, record, here)
         if child is None:
@@ -342,8 +348,16 @@ class QualityLoopMaker(Maker):
         guarded: list[Atoms],
         record: RoundRecord,
         workdir: Path,
+        always: Callable[[Atoms], bool],
     ) -> AcePotentialDoc | None:
         """The continued fit on ``new`` plus a replay, or None if the physics guard rejects it.
+
+        The replay keeps every DFT label and strain cell (``always``), and the guard judges
+        the DFT training cells too: on the quickstart at seed 8 the loop, continuing the
+        teacher route (16 DFT cells in a history of 376), replayed 40 cells sampled from the
+        history, forgot the training cells' vacancies and interstitials (their error 5 -> 70
+        meV/atom) and passed a guard of bulk cells only; the run then failed its final fit
+        check after spending the loop's whole DFT budget.
 
         On Si (the quickstart with the loop) the round's near-melting MD frames could not be
         fitted by the small basis beside the rest (the update's own error stayed at 2.4
@@ -353,7 +367,7 @@ class QualityLoopMaker(Maker):
         """
         child = replay_update(
             potential, history, new, workdir, self.fit,
-            size=self.replay_size, seed=self.seed + record.round, always=is_strain_cell,
+            size=self.replay_size, seed=self.seed + record.round, always=always,
         )  # fmt: skip
         record.guard_after = guard_errors(child, guarded)
         record.guard_violations = guard_violations(
