@@ -323,10 +323,7 @@ class QualityLoopMaker(Maker):
         guarded = [a for path in guard for a in read_dataset(path)]  # held-out, EOS, train
         guarded += [a for a in history if is_strain_cell(a) and TARGETED_KEY in a.info]
         record.guard_before = guard_errors(potential, guarded)
-        dft = {a.info.get(SOURCE_KEY) for a in guarded}  # the oracle's labels: always replayed
-
-        def always(atoms: Atoms) -> bool:
-            return is_strain_cell(atoms) or atoms.info.get(SOURCE_KEY) in dft
+        always = always_replayed(guarded)
 
         def fit(cells: list[Atoms], workdir: Path) -> AcePotentialDoc | None:
             return self._guarded_update(potential, history, cells, guarded, record, workdir,
@@ -378,6 +375,20 @@ class QualityLoopMaker(Maker):
             logger.warning("targeted update rejected (%s; guard: %s)", workdir.name, why)
             return None
         return child
+
+
+def always_replayed(guarded: Sequence[Atoms]) -> Callable[[Atoms], bool]:
+    """Which history cells every update replays: strain cells and the oracle's labels.
+
+    The oracle's labels are those from the engines that labelled the guard set (held-out,
+    EOS and DFT training cells); teacher-labelled pool frames are sampled instead.
+    """
+    sources = {a.info[SOURCE_KEY] for a in guarded if SOURCE_KEY in a.info}
+
+    def always(atoms: Atoms) -> bool:
+        return is_strain_cell(atoms) or atoms.info.get(SOURCE_KEY) in sources
+
+    return always
 
 
 def without_one_family(
