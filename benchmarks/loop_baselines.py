@@ -90,8 +90,11 @@ def scored(yace: Path, tests: dict[str, list[Atoms]], eos: list[Atoms], plan) ->
     row["fresh_score"] = (row["fresh_energy_rmse_mev"] / v.max_energy_rmse_mev
                           + row["fresh_force_rmse"] / v.max_force_rmse)  # fmt: skip
     ref = eos_from_labels(eos, plan.a_ref, plan.v_ref)
-    fit = eos_from_calculator(eos, calc, plan.a_ref, plan.v_ref)
-    row["b0_error_pct"] = 100 * (fit.b0_gpa / ref.b0_gpa - 1)
+    try:
+        fit = eos_from_calculator(eos, calc, plan.a_ref, plan.v_ref)
+        row["b0_error_pct"] = 100 * (fit.b0_gpa / ref.b0_gpa - 1)
+    except RuntimeError:  # no Birch-Murnaghan minimum in the range: counted, not hidden
+        row["b0_error_pct"] = float("nan")
     return row
 
 
@@ -144,8 +147,13 @@ def rows(run: Path, labels: Path, mix: Path, draws: int, upto: int | None = None
 
 
 def _b0(values: list[dict]) -> str:
-    b0 = [abs(v["b0_error_pct"]) for v in values]
-    return f"{np.median(b0):.1f} % (worst {max(b0):.1f} %)" if len(b0) > 1 else f"{b0[0]:.1f} %"
+    b0 = [abs(v["b0_error_pct"]) for v in values if np.isfinite(v["b0_error_pct"])]
+    failed = len(values) - len(b0)
+    tail = f", {failed} without an EOS minimum" if failed else ""
+    if not b0:
+        return f"no EOS minimum{tail}"
+    return (f"{np.median(b0):.1f} % (worst {max(b0):.1f} %{tail})" if len(values) > 1
+            else f"{b0[0]:.1f} %")  # fmt: skip
 
 
 def _cell(values: list[dict], prefix: str) -> str:
