@@ -52,13 +52,18 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 
 def checkpointed(folder: Path) -> list[Atoms]:
-    """The labelled cells of a labelling folder, from its per-calculation checkpoints."""
-    from io import StringIO
+    """The labelled cells of a labelling folder, from its checkpoints (failed calcs skipped)."""
+    from pyacemaker.oracle import CHECKPOINT_SUFFIX, read_checkpoint
 
-    from ase.io import read
-
-    files = sorted(folder.glob("calc_*.label.json"))
-    return [read(StringIO(json.loads(f.read_text())["labelled"]), format="extxyz") for f in files]
+    out = []
+    for path in sorted(folder.glob(f"calc_*{CHECKPOINT_SUFFIX}")):
+        key = json.loads(path.read_text())["record"]["key"]
+        got = read_checkpoint(path.with_name(path.name.removesuffix(CHECKPOINT_SUFFIX)), key)
+        if got is not None and got[1] is not None:
+            out.append(got[1])
+        else:
+            print(f"{path}: no labels (a failed calculation), left out", file=sys.stderr)
+    return out
 
 
 def loop_dft(run: Path, upto: int | None) -> list[Atoms]:
@@ -75,20 +80,17 @@ def loop_dft(run: Path, upto: int | None) -> list[Atoms]:
 def scored(yace: Path, tests: dict[str, list[Atoms]], eos: list[Atoms], plan) -> dict[str, float]:  # type: ignore[no-untyped-def]
     """Energy and force RMSE per test set (``held_out`` unprefixed); B0 error on ``eos``."""
     from pyace import PyACECalculator
+    from selection_quickstart import errors_per_set
 
+    from pyacemaker.validation.delivery import score
     from pyacemaker.validation.eos import eos_from_calculator, eos_from_labels
-    from pyacemaker.validation.metrics import errors_against
+    from pyacemaker.validation.metrics import ErrorMetrics
 
     calc = PyACECalculator(str(yace))
-    row = {}
-    for name, structures in tests.items():
-        err = errors_against(structures, calc)
-        prefix = "" if name == "held_out" else f"{name}_"
-        row[f"{prefix}energy_rmse_mev"] = err.energy_rmse_mev
-        row[f"{prefix}force_rmse"] = err.force_rmse
-    v = plan.validation  # the delivery score (validation.delivery.score) on the fresh cells
-    row["fresh_score"] = (row["fresh_energy_rmse_mev"] / v.max_energy_rmse_mev
-                          + row["fresh_force_rmse"] / v.max_force_rmse)  # fmt: skip
+    row = errors_per_set(calc, tests)
+    fresh = ErrorMetrics(energy_rmse_mev=row["fresh_energy_rmse_mev"],
+                         force_rmse=row["fresh_force_rmse"], n=len(tests["fresh"]))  # fmt: skip
+    row["fresh_score"] = score(fresh, plan.validation)  # the delivery score, on fresh cells
     ref = eos_from_labels(eos, plan.a_ref, plan.v_ref)
     try:
         fit = eos_from_calculator(eos, calc, plan.a_ref, plan.v_ref)

@@ -111,11 +111,23 @@ METHODS = {"direct": pipeline_direct, "direct_weighted": weighted_direct,
            "environment_cover": environment_cover}  # fmt: skip
 
 
+def errors_per_set(calc, tests: dict[str, list[Atoms]]) -> dict[str, float]:  # type: ignore[no-untyped-def]
+    """Energy and force RMSE of ``calc`` per test set (``held_out`` without a prefix)."""
+    from pyacemaker.validation.metrics import errors_against
+
+    row = {}
+    for name, structures in tests.items():
+        err = errors_against(structures, calc)
+        prefix = "" if name == "held_out" else f"{name}_"
+        row[f"{prefix}energy_rmse_mev"] = err.energy_rmse_mev
+        row[f"{prefix}force_rmse"] = err.force_rmse
+    return row
+
+
 def fit_score(train: list[Atoms], folder: Path, plan, tests: dict[str, list[Atoms]], ref) -> dict:  # type: ignore[no-untyped-def]
     """ACE fitted directly on ``train`` (the quickstart's base settings); errors per test set."""
     from pyacemaker.ace.pacemaker import ace_calculator, fit_ace
     from pyacemaker.data import CONFIG_TYPE_KEY
-    from pyacemaker.validation.metrics import errors_against
 
     result = folder / "score.json"
     if result.exists():
@@ -124,13 +136,8 @@ def fit_score(train: list[Atoms], folder: Path, plan, tests: dict[str, list[Atom
         atoms.info["weight"] = 1.0
     doc = fit_ace(train, folder / "ace", plan.ace.base, reference_energy=ref.energies,
                   reference_source=ref.energy_source)  # fmt: skip
-    calc = ace_calculator(doc)
     row: dict[str, object] = {"n": len(train), "atoms": sum(len(a) for a in train)}
-    for name, structures in tests.items():
-        err = errors_against(structures, calc)
-        prefix = "" if name == "held_out" else f"{name}_"
-        row[f"{prefix}energy_rmse_mev"] = err.energy_rmse_mev
-        row[f"{prefix}force_rmse"] = err.force_rmse
+    row.update(errors_per_set(ace_calculator(doc), tests))
     row.update({
            "kinds": sorted(str(a.info.get(CONFIG_TYPE_KEY, "?")) for a in train)})
     result.write_text(json.dumps(row, indent=1))
