@@ -104,7 +104,8 @@ def _mongo_ready(uri: str) -> Callable[[], bool]:
 
 @pytest.fixture(scope="session")
 def mongo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mongo]:
-    """secantusdb on a free loopback port with storage in a temporary folder (or a real MongoDB)."""
+    """``pyacemaker launchpad-server`` (secantusdb) on a free loopback port, storage in a
+    temporary folder (or a real MongoDB)."""
     database = f"pyace_test_{uuid.uuid4().hex[:8]}"
     given = os.environ.get(MONGODB_URI_ENV)
     if given:
@@ -118,8 +119,9 @@ def mongo_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mongo]:
     port = free_port()
     log = root / "server.log"
     with log.open("wb") as out:
-        cmd = [_tool("secantusd-py"), "--host", "127.0.0.1", "--port", str(port)]
-        cmd += ["--storage-path", str(root / "data")]
+        # the launchpad server pyacemaker documents: secantusdb with atomic findAndModify
+        cmd = [_tool("pyacemaker"), "launchpad-server", "--port", str(port)]
+        cmd += ["--storage", str(root / "data")]
         proc = subprocess.Popen(cmd, stdout=out, stderr=subprocess.STDOUT)
     uri = f"mongodb://127.0.0.1:{port}"
     try:

@@ -13,6 +13,7 @@ import os
 import signal
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -68,6 +69,30 @@ def test_three_concurrent_workers_run_each_firework_once(
     energies = [store.get_output(u)["energy"] for u in sub.fw_ids]
     # about -7.9 Ry (-108 eV) per atom with this pseudopotential; small rattles barely change it
     assert all(-115 < e / 2 < -100 for e in energies) and max(energies) - min(energies) < 0.1
+
+
+def _draw_ids(uri: str, database: str, count: int) -> list[int]:
+    """``count`` ids from FireWorks' counter, drawn the way ``get_new_launch_id`` draws them."""
+    import pymongo
+
+    client: pymongo.MongoClient[dict[str, Any]] = pymongo.MongoClient(uri)
+    counter = client[database]["fw_id_assigner"]
+    inc = {"$inc": {"next_launch_id": 1}}
+    ids = [counter.find_one_and_update({}, inc)["next_launch_id"] for _ in range(count)]
+    client.close()
+    return ids
+
+
+def test_concurrent_clients_never_draw_the_same_launch_id(fireworks_site: FireWorksSite) -> None:
+    # plain secantusdb 0.7.0b3 returned 556-720 distinct ids of 900 here (a stale pre-image):
+    # the launchpad server must give each of 3 concurrent clients ids nobody else got
+    from concurrent.futures import ProcessPoolExecutor
+
+    site = fireworks_site
+    with ProcessPoolExecutor(3) as pool:
+        draws = list(pool.map(_draw_ids, [site.mongo.uri] * 3, [site.database] * 3, [300] * 3))
+    ids = [i for draw in draws for i in draw]
+    assert len(ids) == 900 and len(set(ids)) == 900
 
 
 def kill_during_calculation(site: FireWorksSite, calculations: Path) -> None:

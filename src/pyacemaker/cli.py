@@ -1,4 +1,7 @@
-"""Command line: run, submit, validate, validate-potential, status, dashboard, fw-config, doctor."""
+"""Command line: run, submit, validate, validate-potential, status, dashboard, fw-config, doctor.
+
+``launchpad-server`` starts a local MongoDB-compatible launchpad for the cluster commands.
+"""
 
 from __future__ import annotations
 
@@ -138,6 +141,12 @@ def _fw_config(args: argparse.Namespace) -> int:
     return 0
 
 
+def _launchpad_server(args: argparse.Namespace) -> int:
+    from pyacemaker.cluster.launchpad_server import serve
+
+    return serve(["--host", args.host, "--port", str(args.port), "--storage-path", args.storage])
+
+
 def _status(args: argparse.Namespace) -> int:
     from pyacemaker.store import RunBook, job_state_table, marked_run
 
@@ -271,6 +280,14 @@ def _add_cluster_commands(sub: Any) -> None:
     p.add_argument("--database", default="pyacemaker", help="database for fireworks and outputs")
     p.add_argument("--partition", help="Slurm partition for my_qadapter.yaml")
     p.set_defaults(func=_fw_config)
+    p = sub.add_parser(
+        "launchpad-server",
+        help="a local MongoDB-compatible launchpad (secantusdb, safe for concurrent workers)",
+    )
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=27017, help="port (default 27017)")
+    p.add_argument("--storage", default="secantus-data", help="database folder (kept)")
+    p.set_defaults(func=_launchpad_server)
 
 
 def build_parser() -> argparse.ArgumentParser:
