@@ -7,7 +7,7 @@ RUN is a run with ``targets.loop: true`` and its embedded store beside it (``RUN
 again from the same parent (the output of the store's job JOB_NAME, e.g. ``ace_delta`` for
 a loop that continued the teacher route), the same history (``10b_quality/history.xyz``),
 the same targeted cells (``round_RR/dft``) and the run's update settings, with the loop's
-current replay (``flows.quality.always_replayed``) and guard set (held-out, EOS and DFT
+current replay (``flows.quality_policy.always_replayed``) and guard set (held-out, EOS and DFT
 training cells). Prints the guard errors before and after, the violations, and the
 parent's and the child's errors on the DFT training cells, on the loop's fresh cells and
 on OTHER_LABELS' candidates (``selection_quickstart.py label``'s ``OUT/sSEED``).
@@ -35,7 +35,7 @@ def main() -> None:
     from pyacemaker.config.plan import Plan
     from pyacemaker.data import read_dataset
     from pyacemaker.flows.guard import guard_errors, guard_violations
-    from pyacemaker.flows.quality import always_replayed
+    from pyacemaker.flows.quality_policy import always_replayed
     from pyacemaker.store import job_store
     from pyacemaker.validation.metrics import errors_against
 

@@ -142,7 +142,7 @@ def test_a_rejected_update_is_retried_without_one_family(tmp_path: Path) -> None
     """The basis cannot take one family (Si: near-melting MD frames): the rest is kept."""
     from ase import Atoms
 
-    from pyacemaker.flows.quality import without_one_family
+    from pyacemaker.flows.quality_policy import without_one_family
     from pyacemaker.flows.quality_schemas import RoundRecord
 
     tried: list[Path] = []
@@ -169,7 +169,7 @@ def test_every_dft_label_is_replayed_and_teacher_frames_are_sampled() -> None:
     from ase import Atoms
 
     from pyacemaker.data import CONFIG_TYPE_KEY, SOURCE_KEY
-    from pyacemaker.flows.quality import always_replayed
+    from pyacemaker.flows.quality_policy import always_replayed
 
     def cell(source: str | None, kind: str) -> Atoms:
         info = {CONFIG_TYPE_KEY: kind, **({SOURCE_KEY: source} if source else {})}
