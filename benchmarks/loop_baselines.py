@@ -1,6 +1,6 @@
 """A quality-loop run against the simple routes on the same DFT budget (quickstart, pw.x).
 
-    python benchmarks/loop_baselines.py RUN LABELS --mix OTHER_LABELS [--draws 8]
+    python benchmarks/loop_baselines.py RUN LABELS [--mix OTHER_LABELS] [--draws 8]
         [--upto R --potential YACE]   # a run still in its loop: the update of round R
 
 RUN is a finished run with ``targets.loop: true`` (e.g. the quickstart config with
@@ -106,7 +106,7 @@ def started_from(run: Path) -> Path:
     return Path(rounds[0]["potential"]).with_suffix(".yace")
 
 
-def rows(run: Path, labels: Path, mix: Path, draws: int, upto: int | None = None,
+def rows(run: Path, labels: Path, mix: Path | None, draws: int, upto: int | None = None,
          potential: Path | None = None, before: Path | None = None) -> dict[str, dict]:  # fmt: skip
     """Every row of the table for one run (fits cached in ``RUN_loop_baselines``)."""
     from baselines import random_draw
@@ -122,8 +122,9 @@ def rows(run: Path, labels: Path, mix: Path, draws: int, upto: int | None = None
     tests = {
         "held_out": read_dataset(run / "03_dft_test" / "labelled.xyz"),
         "fresh": read_dataset(run / "10b_quality" / "fresh_held_out.xyz"),
-        "mix": read_dataset(mix / "dft_pool" / "labelled.xyz"),
     }
+    if mix is not None:  # another seed's 60 candidates: defects no route has seen
+        tests["mix"] = read_dataset(mix / "dft_pool" / "labelled.xyz")
     ref = reference_energies(plan.oracle, str(labels / "dft_test" / "labelled.xyz"),
                              str(labels / "reference"))  # fmt: skip
     eos = checkpointed(run / "10b_quality" / "judge" / "eos")  # the judge's fresh volumes
@@ -159,6 +160,8 @@ def _b0(values: list[dict]) -> str:
 
 
 def _cell(values: list[dict], prefix: str) -> str:
+    if f"{prefix}force_rmse" not in values[0]:
+        return "—"  # a test set not given (no --mix)
     e = [v[f"{prefix}energy_rmse_mev"] for v in values]
     f = [v[f"{prefix}force_rmse"] for v in values]
     spread = f" ({min(f):.4f}–{max(f):.4f})" if len(f) > 1 else ""
@@ -185,14 +188,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run", type=Path, help="a finished run with targets.loop: true")
     parser.add_argument("labels", type=Path, help="selection_quickstart.py label OUT/sSEED")
-    parser.add_argument("--mix", type=Path, required=True, help="another seed's OUT/sSEED")
+    parser.add_argument("--mix", type=Path, help="another seed's OUT/sSEED (else no mix column)")
     parser.add_argument("--draws", type=int, default=8)
     parser.add_argument("--upto", type=int, help="the DFT of loop rounds 0..UPTO only")
     parser.add_argument("--potential", type=Path, help="with --upto: that round's update")
     parser.add_argument("--before", type=Path, help="the .yace the loop started from")
     args = parser.parse_args()
     run = args.run.resolve()
-    out = rows(run, args.labels.resolve(), args.mix.resolve(), args.draws, args.upto,
+    mix = args.mix.resolve() if args.mix else None
+    out = rows(run, args.labels.resolve(), mix, args.draws, args.upto,
                args.potential, args.before)  # fmt: skip
     print(table(run, out))
 
